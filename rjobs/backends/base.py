@@ -1,0 +1,101 @@
+"""The Backend protocol: what the orchestrator asks of any place that runs a cell's job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from rjobs.spec import InputSpec, JobSpec, Scalar
+from rjobs.states import JobState
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """One cell bound to one attempt: everything a backend needs to submit its job."""
+
+    run: str
+    cell_id: str
+    attempt: int
+    job_name: str
+    spec: JobSpec
+    params: Mapping[str, Scalar]
+    inputs: Mapping[str, InputSpec]
+    cell_dir: Path
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobHandle:
+    """How to find a submitted job again, even from another process: JSON-serialisable by design."""
+
+    job_name: str
+    backend: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"job_name": self.job_name, "backend": self.backend, "data": dict(self.data)}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> JobHandle:
+        return cls(job_name=str(raw["job_name"]), backend=str(raw["backend"]), data=dict(raw.get("data") or {}))
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A job's state as the backend reports it, with where a user can look."""
+
+    job_name: str
+    state: JobState
+    detail: str = ""
+    url: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class EnvironmentInfo:
+    """What the environment step established: a reference jobs can use, and warnings to show the user."""
+
+    reference: str | None
+    warnings: tuple[str, ...] = ()
+    created: bool = False
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Where jobs run. No Prefect here: flows and tasks drive a backend, tests drive it directly."""
+
+    name: str
+
+    def ensure_data(self, spec: JobSpec) -> dict[str, InputSpec]:
+        """Make the job's data inputs reachable by jobs; return the inputs jobs should be given."""
+        ...
+
+    def ensure_environment(self, spec: JobSpec) -> EnvironmentInfo:
+        """Make sure the environment exists and can run the code; raise before any cell is submitted."""
+        ...
+
+    def ensure_code(self, spec: JobSpec) -> None:
+        """Upload or snapshot the code once, before the fan-out, so concurrent submissions share it."""
+        ...
+
+    def submit(self, job: CellJob) -> JobHandle:
+        """Start the job; a job of the same name that already exists is attached to, not duplicated."""
+        ...
+
+    def status(self, handles: Sequence[JobHandle]) -> dict[str, JobStatus]:
+        """States of many jobs, batched where the service allows; unknown names come back Absent."""
+        ...
+
+    def cancel(self, handle: JobHandle) -> None:
+        """Ask the job to stop; returns without waiting for it to be terminal."""
+        ...
+
+    def collect(self, handle: JobHandle, cell_dir: Path) -> Path:
+        """Bring the job's ./outputs into cell_dir/outputs and its log into cell_dir; return the outputs folder."""
+        ...
+
+    def logs(self, handle: JobHandle, cell_dir: Path) -> Path | None:
+        """The job's user log (std_log.txt) on local disk, fetched if needed; None when there is none yet."""
+        ...
