@@ -1,0 +1,24 @@
+"""Backends: where cells run. Construction lives here so flows never import an SDK they don't use."""
+
+from __future__ import annotations
+
+from rjobs.backends.base import Backend
+from rjobs.errors import InputError
+from rjobs.options import ResolvedSweep, dockerfile_path
+
+DEFAULT_POLL_INTERVAL = {"local": 0.2, "azureml": 15.0}
+
+
+def make_backend(sweep: ResolvedSweep) -> Backend:
+    """The backend the options name, built with its clients; the Azure SDK is imported only when chosen."""
+    name = sweep.options.backend
+    if name == "local":
+        from rjobs.backends.local import LocalBackend
+
+        return LocalBackend(rscript=sweep.options.rscript, dockerfile=dockerfile_path(sweep.environment_file))
+    if name == "azureml":
+        from rjobs.azure_workspace import make_ml_client
+        from rjobs.backends.azureml import AzureMLBackend
+
+        return AzureMLBackend(make_ml_client(), environment_file=sweep.environment_file)
+    raise InputError("--backend", name, "is not a backend", "choose local or azureml")

@@ -80,6 +80,10 @@ class Backend(Protocol):
         """Upload or snapshot the code once, before the fan-out, so concurrent submissions share it."""
         ...
 
+    def find(self, job: CellJob) -> JobHandle | None:
+        """The handle of an existing job with this job's name, or None: resume starts from the backend's truth."""
+        ...
+
     def submit(self, job: CellJob) -> JobHandle:
         """Start the job; a job of the same name that already exists is attached to, not duplicated."""
         ...

@@ -1,0 +1,222 @@
+"""LocalBackend: each cell's R command as a subprocess in a per-cell copy of the code folder."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rjobs import envcheck
+from rjobs.backends import local_runner
+from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus
+from rjobs.command import format_value, render_argv
+from rjobs.errors import InputError
+from rjobs.ledger import LOG_FILE, OUTPUTS_DIR, atomic_write_text
+from rjobs.spec import InputSpec, JobSpec, check_local_files
+from rjobs.states import JobState
+
+log = logging.getLogger(__name__)
+JOBS_DIR = ".jobs"
+EXIT_FILE = "exit.json"
+HANDLE_FILE = "handle.json"
+
+
+def _proc_start_ticks(pid: int) -> int | None:
+    """Process start time from /proc, so a recycled pid is never mistaken for our job."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+class LocalBackend:
+    """Runs jobs on this machine with the same argv Azure would run; the results folder holds the jobs."""
+
+    name = "local"
+
+    def __init__(
+        self, *, rscript: str = "Rscript", dockerfile: Path | None = None, check_packages: bool = True
+    ) -> None:
+        self.rscript = rscript
+        self.dockerfile = dockerfile
+        self.check_packages = check_packages
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def ensure_data(self, spec: JobSpec) -> dict[str, InputSpec]:
+        """Local data stays where it is; remote URIs can't be read by a local R process."""
+        check_local_files(spec)
+        for spec_input in spec.inputs.values():
+            if not spec_input.is_literal and not spec_input.is_local:
+                raise InputError(
+                    spec.source,
+                    f"inputs.{spec_input.name}.path",
+                    f"{spec_input.path} is not a local path",
+                    "the local backend reads local files only: give a local path or use --backend azureml",
+                )
+        return dict(spec.inputs)
+
+    def ensure_environment(self, spec: JobSpec) -> EnvironmentInfo:
+        """Local R must have every package the code loads; the Dockerfile is compared for warnings."""
+        rscript = envcheck.find_rscript(self.rscript)
+        if rscript is None:
+            raise InputError(
+                None,
+                "Rscript",
+                f"{self.rscript} was not found on PATH",
+                "install R (make setup, or apt-get install r-base-core) or pass --rscript",
+            )
+        if spec.code is None or not self.check_packages:
+            return EnvironmentInfo(reference=rscript)
+        dockerfile = self.dockerfile if self.dockerfile and self.dockerfile.is_file() else None
+        report = envcheck.check_environment(spec.code, dockerfile, rscript=rscript)
+        if report.missing:
+            raise InputError(
+                spec.code,
+                "R packages",
+                f"local R lacks {', '.join(report.missing)}",
+                envcheck.install_hint(report.missing),
+            )
+        warnings = []
+        if dockerfile is not None and report.not_in_docker:
+            warnings.append(
+                f"{dockerfile} does not install {', '.join(report.not_in_docker)}: Azure jobs would lack them"
+            )
+        if dockerfile is not None and report.docker_only:
+            warnings.append(f"{dockerfile} installs {', '.join(report.docker_only)}, which the R code never loads")
+        return EnvironmentInfo(reference=rscript, warnings=tuple(warnings))
+
+    def ensure_code(self, spec: JobSpec) -> None:
+        """Nothing to upload: each submission copies the code folder, as Azure mounts a snapshot."""
+
+    def _work_dir(self, job: CellJob) -> Path:
+        return job.cell_dir / JOBS_DIR / job.job_name
+
+    def _argv(self, job: CellJob, code_dir: Path) -> list[str]:
+        values = {}
+        for name, spec_input in job.inputs.items():
+            if spec_input.is_literal:
+                assert spec_input.value is not None
+                values[name] = format_value(spec_input.value)
+            else:
+                values[name] = str(job.spec.local_path(spec_input))
+        outputs = {name: str(code_dir / OUTPUTS_DIR / name) for name in job.spec.outputs}
+        argv = render_argv(job.spec, values, outputs)
+        if argv[0] == "Rscript":
+            argv[0] = self.rscript
+        return argv
+
+    def find(self, job: CellJob) -> JobHandle | None:
+        """A job exists once its handle file is written: the last step of a submit."""
+        handle_file = self._work_dir(job) / HANDLE_FILE
+        if handle_file.is_file():
+            return JobHandle.from_json(json.loads(handle_file.read_text()))
+        return None
+
+    def submit(self, job: CellJob) -> JobHandle:
+        """Copy the code, start the supervised process in its own session; an existing job attaches."""
+        existing = self.find(job)
+        if existing is not None:
+            return existing
+        work = self._work_dir(job)
+        handle_file = work / HANDLE_FILE
+        code_dir = work / "code"
+        if work.exists():
+            shutil.rmtree(work)
+        if job.spec.code is not None:
+            shutil.copytree(job.spec.code, code_dir, symlinks=True)
+        else:
+            code_dir.mkdir(parents=True)
+        argv = self._argv(job, code_dir)
+        for name in job.spec.outputs:
+            (code_dir / OUTPUTS_DIR / name).mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **job.spec.environment_variables, "TZ": "UTC", "RJOBS_JOB_NAME": job.job_name}
+        runner = [sys.executable, "-I", "-S", local_runner.__file__, str(work / EXIT_FILE), str(work / LOG_FILE), "--"]
+        proc = subprocess.Popen(
+            runner + argv,
+            cwd=code_dir,
+            env=env,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._procs[job.job_name] = proc
+        data = {"pid": proc.pid, "start_ticks": _proc_start_ticks(proc.pid), "work_dir": str(work), "argv": argv}
+        handle = JobHandle(job_name=job.job_name, backend=self.name, data=data)
+        atomic_write_text(handle_file, json.dumps(handle.to_json()))
+        return handle
+
+    def status(self, handles: Sequence[JobHandle]) -> dict[str, JobStatus]:
+        return {h.job_name: self._status(h) for h in handles}
+
+    def _status(self, handle: JobHandle) -> JobStatus:
+        work = Path(handle.data.get("work_dir", ""))
+        if not handle.data or not work.is_dir():
+            return JobStatus(handle.job_name, JobState.ABSENT)
+        proc = self._procs.get(handle.job_name)
+        if proc is not None:
+            proc.poll()
+        exit_file = work / EXIT_FILE
+        if exit_file.is_file():
+            self._procs.pop(handle.job_name, None)
+            record = json.loads(exit_file.read_text())
+            code = int(record["returncode"])
+            if record.get("cancelled"):
+                return JobStatus(handle.job_name, JobState.CANCELED, "cancelled", exit_code=code)
+            if code == 0:
+                return JobStatus(handle.job_name, JobState.COMPLETED, exit_code=0)
+            return JobStatus(handle.job_name, JobState.FAILED, f"exit code {code}", exit_code=code)
+        if self._alive(handle, proc):
+            return JobStatus(handle.job_name, JobState.RUNNING)
+        return JobStatus(handle.job_name, JobState.LOST, "the job's process ended without an exit record")
+
+    def _alive(self, handle: JobHandle, proc: subprocess.Popen[bytes] | None) -> bool:
+        if proc is not None:
+            return proc.returncode is None
+        pid = int(handle.data["pid"])
+        return _proc_start_ticks(pid) == handle.data.get("start_ticks") and _proc_start_ticks(pid) is not None
+
+    def cancel(self, handle: JobHandle) -> None:
+        """SIGTERM the job's whole process group (supervisor and R), as Ctrl-C on a terminal would."""
+        pid = int(handle.data.get("pid", 0))
+        if pid and self._alive(handle, self._procs.get(handle.job_name)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+
+    def kill(self, handle: JobHandle) -> None:
+        """SIGKILL what is left of the process group after a cancel's grace period."""
+        pid = int(handle.data.get("pid", 0))
+        if pid and self._alive(handle, self._procs.get(handle.job_name)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+    def collect(self, handle: JobHandle, cell_dir: Path) -> Path:
+        """Move the job's ./outputs into the cell folder and drop the code copy."""
+        work = Path(handle.data["work_dir"])
+        target = cell_dir / OUTPUTS_DIR
+        source = work / "code" / OUTPUTS_DIR
+        if source.is_dir():
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.move(str(source), str(target))
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+        self.logs(handle, cell_dir)
+        shutil.rmtree(work / "code", ignore_errors=True)
+        return target
+
+    def logs(self, handle: JobHandle, cell_dir: Path) -> Path | None:
+        source = Path(handle.data.get("work_dir", "")) / LOG_FILE
+        if not source.is_file():
+            return None
+        target = cell_dir / LOG_FILE
+        shutil.copyfile(source, target)
+        return target

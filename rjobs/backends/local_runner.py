@@ -1,0 +1,54 @@
+"""The per-cell supervisor process: runs R, then records its exit code, so any later process can attach.
+
+Started in its own session by LocalBackend; stdlib only, so it starts in milliseconds.
+Usage: python -m rjobs.backends.local_runner EXIT_FILE LOG_FILE -- PROGRAM ARGS...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _write_exit(path: Path, returncode: int, started: float, cancelled: bool) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    payload = {"returncode": returncode, "duration_s": time.time() - started, "cancelled": cancelled}
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str]) -> int:
+    """Run the program with output to the log; forward termination; always leave an exit record."""
+    if "--" not in argv or argv.index("--") != 2:
+        print("usage: local_runner EXIT_FILE LOG_FILE -- PROGRAM ARGS...", file=sys.stderr)
+        return 2
+    exit_file, log_file, command = Path(argv[0]), Path(argv[1]), argv[3:]
+    started = time.time()
+    cancelled = False
+    with log_file.open("ab") as log:
+        try:
+            child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            log.write(f"cannot start {command[0]}: {exc}\n".encode())
+            _write_exit(exit_file, 127, started, cancelled)
+            return 127
+
+        def on_term(signum: int, _frame: object) -> None:
+            nonlocal cancelled
+            cancelled = True
+            child.send_signal(signum)
+
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
+        returncode = child.wait()
+    _write_exit(exit_file, returncode, started, cancelled)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,115 @@
+"""Sweep options as one typed model: the CLI flags and the Prefect UI form are both generated from it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+from rjobs.command import entry_script
+from rjobs.errors import InputError
+from rjobs.grid import DEFAULT_MAX_CELLS, Cell, build_cells, canonical_params
+from rjobs.naming import check_run_name, content_hash, hash_tree, slug
+from rjobs.spec import JobSpec, check_local_files, load_job_spec
+
+BACKENDS = ("local", "azureml")
+
+
+class SweepOptions(BaseModel):
+    """What a user chooses for one sweep; defaults run the demo."""
+
+    job: str = Field("job.yml", description="Azure ML command-job YAML of the R job")
+    environment: str | None = Field(
+        None,
+        description="Azure ML environment YAML (build: docker-context); default: environment-job.yml beside the job",
+    )
+    grid: str | None = Field(
+        None, description="grid YAML (key -> list, or a list of cells); default: grid.yml beside the job"
+    )
+    grid_values: dict[str, list[Any]] | list[dict[str, Any]] | None = Field(
+        None, description="the grid as an object (overrides the grid file), e.g. {seed: [1, 2]}"
+    )
+    param: list[str] = Field(default_factory=list, description="extra axes as key=v1,v2 (repeatable)")
+    backend: Literal["local", "azureml"] = Field("local", description="where the jobs run")
+    max_concurrent: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1, description="jobs in flight at once")
+    run_name: str | None = Field(None, description="run name; default derived from job, code, data and grid content")
+    results: str = Field("results", description="folder for results/<run>/")
+    retries: int = Field(1, ge=0, description="extra attempts for a failed cell")
+    timeout: float | None = Field(None, gt=0, description="seconds a job may run before it is cancelled")
+    poll_interval: float | None = Field(None, gt=0, description="seconds between status polls (backend default)")
+    max_cells: int = Field(DEFAULT_MAX_CELLS, ge=1, description="refuse grids with more cells than this")
+    rscript: str = Field("Rscript", description="Rscript executable for the local backend")
+    dry_run: bool = Field(False, description="validate and print the plan; run nothing")
+
+
+@dataclass(frozen=True)
+class ResolvedSweep:
+    """Validated inputs of a sweep: everything checked before anything is submitted."""
+
+    options: SweepOptions
+    spec: JobSpec
+    cells: list[Cell]
+    run: str
+    environment_file: Path | None
+
+    @property
+    def results_root(self) -> Path:
+        return Path(self.options.results)
+
+
+def derive_run_name(spec: JobSpec, cells: list[Cell], environment_file: Path | None) -> str:
+    """Same job, code, data, environment and grid give the same run name, so a re-run resumes."""
+    parts = [canonical_params(dict(spec.raw))]
+    if spec.code is not None and spec.code.is_dir():
+        parts.append(hash_tree(spec.code))
+    for spec_input in spec.inputs.values():
+        if spec_input.is_local and spec.local_path(spec_input).exists():
+            parts.append(hash_tree(spec.local_path(spec_input)))
+    if environment_file is not None and environment_file.is_file():
+        parts.append(hash_tree(environment_file.parent))
+    parts.extend(sorted(canonical_params(c.params) for c in cells))
+    return f"{slug(spec.experiment_name or spec.source.stem)}-{content_hash(parts)}"
+
+
+def _beside(spec: JobSpec, name: str) -> Path | None:
+    """The conventional file next to the job YAML, when the user has one."""
+    path = spec.base_dir / name
+    return path if path.is_file() else None
+
+
+def resolve(options: SweepOptions) -> ResolvedSweep:
+    """Load and check job, grid and names; every problem is an InputError before anything runs."""
+    if options.backend not in BACKENDS:
+        raise InputError("--backend", options.backend, "is not a backend", f"choose one of {', '.join(BACKENDS)}")
+    spec = load_job_spec(options.job)
+    check_local_files(spec, entry_script(spec))
+    grid_file = options.grid or _beside(spec, "grid.yml")
+    if options.grid_values is not None:
+        grid_file = None
+    cells = build_cells(
+        spec, grid=options.grid_values, grid_file=grid_file, params=options.param, max_cells=options.max_cells
+    )
+    environment_file = Path(options.environment) if options.environment else _beside(spec, "environment-job.yml")
+    if environment_file is not None and not environment_file.is_file():
+        raise InputError(environment_file, None, "file not found", "pass --environment with your environment YAML")
+    run = check_run_name(options.run_name) if options.run_name else derive_run_name(spec, cells, environment_file)
+    return ResolvedSweep(options=options, spec=spec, cells=cells, run=run, environment_file=environment_file)
+
+
+def dockerfile_path(environment_file: Path | None) -> Path | None:
+    """The Dockerfile an environment YAML builds from (build.path + build.dockerfile_path)."""
+    if environment_file is None:
+        return None
+    try:
+        raw = yaml.safe_load(environment_file.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(environment_file, None, f"cannot be read ({exc})", "fix the environment YAML") from None
+    build = raw.get("build") if isinstance(raw, dict) else None
+    if not isinstance(build, dict) or not build.get("path"):
+        return None
+    context = (environment_file.parent / str(build["path"])).resolve()
+    return context / str(build.get("dockerfile_path") or "Dockerfile")

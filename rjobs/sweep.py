@@ -1,0 +1,264 @@
+"""One sweep: each cell reconciled with the backend (the truth), run, retried, collected and recorded."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from rjobs.backends.base import Backend, CellJob, EnvironmentInfo, JobHandle
+from rjobs.errors import JobTimedOutError
+from rjobs.grid import Cell
+from rjobs.ledger import CellRecord, RunLedger, read_metrics, tail_text
+from rjobs.monitor import JobMonitor
+from rjobs.naming import job_name
+from rjobs.spec import InputSpec, JobSpec
+from rjobs.states import JobState
+
+log = logging.getLogger(__name__)
+
+
+class Action(StrEnum):
+    """What a run will do with a cell, judged from the results folder before anything is asked."""
+
+    REUSE = "reuse"
+    CHECK = "check"
+    SUBMIT = "submit"
+
+
+class Outcome(StrEnum):
+    """How a cell ended in this run, for run.json's counters."""
+
+    REUSED = "reused"
+    SUBMITTED = "submitted"
+    ATTACHED = "attached"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class CellResult:
+    record: CellRecord
+    outcome: Outcome
+    submissions: int = 0
+
+
+@dataclass
+class SweepSettings:
+    """Per-sweep knobs shared by the CLI, the Prefect form and tests."""
+
+    run: str
+    retries: int = 1
+    timeout_s: float | None = None
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Sweep:
+    """The engine behind the flow: no Prefect here, so tests and other orchestrators can drive it."""
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        cells: Sequence[Cell],
+        backend: Backend,
+        ledger: RunLedger,
+        settings: SweepSettings,
+        monitor: JobMonitor,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.spec = spec
+        self.cells = {cell.cell_id: cell for cell in cells}
+        self.backend = backend
+        self.ledger = ledger
+        self.settings = settings
+        self.monitor = monitor
+        self.wall_clock = wall_clock
+        self.inputs: dict[str, InputSpec] = dict(spec.inputs)
+        self._in_flight: dict[str, JobHandle] = {}
+        self._lock = threading.Lock()
+        self.aborted = threading.Event()
+
+    @property
+    def grid_keys(self) -> list[str]:
+        keys: dict[str, None] = {}
+        for cell in self.cells.values():
+            keys.update(dict.fromkeys(cell.params))
+        return list(keys)
+
+    def plan(self) -> dict[str, Action]:
+        """From the results folder alone: collected cells are reused, known jobs checked, the rest submitted."""
+        actions = {}
+        for cell_id in self.cells:
+            record = self.ledger.load(cell_id)
+            if record is None or not record.job_name:
+                actions[cell_id] = Action.SUBMIT
+            elif record.job_state == JobState.COMPLETED and record.collected:
+                actions[cell_id] = Action.REUSE
+            else:
+                actions[cell_id] = Action.CHECK
+        return actions
+
+    def prepare(self) -> EnvironmentInfo:
+        """Data, environment and code once, before the fan-out, so a broken setup costs no cell."""
+        self.inputs = self.backend.ensure_data(self.spec)
+        info = self.backend.ensure_environment(self.spec)
+        self.backend.ensure_code(self.spec)
+        return info
+
+    def cell_job(self, cell: Cell, attempt: int) -> CellJob:
+        """The cell's inputs bound over the job's, with tags that let anyone find the job again."""
+        inputs = dict(self.inputs)
+        for key, value in cell.params.items():
+            inputs[key] = self.spec.inputs[key].with_value(value)
+        tags = {"rjobs.run": self.settings.run, "rjobs.cell": cell.cell_id, "rjobs.attempt": str(attempt)}
+        tags.update({f"param.{k}": str(v) for k, v in cell.params.items()})
+        tags.update(self.settings.extra_tags)
+        return CellJob(
+            run=self.settings.run,
+            cell_id=cell.cell_id,
+            attempt=attempt,
+            job_name=job_name(self.settings.run, cell.cell_id, attempt),
+            spec=self.spec,
+            params=dict(cell.params),
+            inputs=inputs,
+            cell_dir=self.ledger.cell_dir(cell.cell_id),
+            tags=tags,
+        )
+
+    def run_cell(self, cell_id: str) -> CellResult:
+        """Reuse, attach, collect, submit or resubmit, until the cell is terminal or its budget is spent."""
+        cell = self.cells[cell_id]
+        record = self.ledger.load(cell_id) or CellRecord(cell=cell_id, params=dict(cell.params))
+        if record.job_state == JobState.COMPLETED and record.collected:
+            return CellResult(record, Outcome.REUSED)
+        attempt = max(record.attempt, 1)
+        if record.job_name and record.job_state.failed:
+            if not self._may_retry(record):
+                return CellResult(record, Outcome.REUSED)
+            attempt += 1
+        elif record.job_name and record.job_state == JobState.CANCELED:
+            attempt += 1
+        submissions = 0
+        while True:
+            job = self.cell_job(cell, attempt)
+            handle = self.backend.find(job)
+            if handle is None:
+                if self.aborted.is_set():
+                    return self._cancelled(record, submissions)
+                handle = self.backend.submit(job)
+                submissions += 1
+                self._record_submit(record, job, handle)
+            else:
+                record.job_name, record.attempt, record.handle = job.job_name, attempt, handle.to_json()
+            status = self._wait(record, handle)
+            if status is None:
+                return CellResult(
+                    record, Outcome.CANCELLED if self.aborted.is_set() else Outcome.SUBMITTED, submissions
+                )
+            if status == JobState.COMPLETED:
+                self._collect(record, handle)
+                return CellResult(record, self._outcome(submissions), submissions)
+            if status == JobState.CANCELED:
+                if self.aborted.is_set() or submissions:
+                    return self._cancelled(record, submissions)
+                attempt += 1
+                continue
+            if self._may_retry(record):
+                attempt += 1
+                continue
+            return CellResult(record, self._outcome(submissions), submissions)
+
+    def _may_retry(self, record: CellRecord) -> bool:
+        """Failures within the budget are retried; a timeout is not, it would only time out again."""
+        return record.failures <= self.settings.retries and not record.error.startswith("timed out")
+
+    def _outcome(self, submissions: int) -> Outcome:
+        return Outcome.SUBMITTED if submissions else Outcome.ATTACHED
+
+    def _record_submit(self, record: CellRecord, job: CellJob, handle: JobHandle) -> None:
+        record.job_name, record.attempt, record.handle = job.job_name, job.attempt, handle.to_json()
+        record.state, record.submitted_at, record.ended_at = JobState.QUEUED.value, self.wall_clock(), None
+        record.collected, record.error, record.metrics, record.metrics_error = False, "", {}, ""
+        self.ledger.save(record)
+
+    def _wait(self, record: CellRecord, handle: JobHandle) -> JobState | None:
+        """Wait for a terminal state and record it; None when a timeout or an abort ended the wait."""
+        with self._lock:
+            self._in_flight[handle.job_name] = handle
+        try:
+            status = self.monitor.wait(handle, self.settings.timeout_s)
+        except JobTimedOutError as exc:
+            self.backend.cancel(handle)
+            record.state, record.error = JobState.FAILED.value, f"timed out: {exc.detail}"
+            record.failures += 1
+            self._finish(record)
+            return JobState.FAILED
+        finally:
+            with self._lock:
+                self._in_flight.pop(handle.job_name, None)
+        record.state, record.url = status.state.value, status.url or record.url
+        if status.state.failed:
+            record.failures += 1
+            log_path = self.backend.logs(handle, self.ledger.cell_dir(record.cell))
+            tail = tail_text(log_path) if log_path else ""
+            record.error = (tail or status.detail or status.state.value).strip()
+        elif status.state == JobState.CANCELED:
+            record.error = "cancelled"
+        self._finish(record)
+        return status.state
+
+    def _finish(self, record: CellRecord) -> None:
+        record.ended_at = self.wall_clock()
+        if record.submitted_at is not None:
+            record.duration_s = max(0.0, record.ended_at - record.submitted_at)
+        self.ledger.save(record)
+
+    def _collect(self, record: CellRecord, handle: JobHandle) -> None:
+        outputs = self.backend.collect(handle, self.ledger.cell_dir(record.cell))
+        record.metrics, record.metrics_error = read_metrics(outputs)
+        if record.metrics_error:
+            log.warning("cell %s: metrics ignored: %s", record.cell, record.metrics_error)
+        record.collected = True
+        self.ledger.save(record)
+
+    def _cancelled(self, record: CellRecord, submissions: int) -> CellResult:
+        record.state = JobState.CANCELED.value
+        record.error = record.error or "cancelled before it started"
+        self.ledger.save(record)
+        return CellResult(record, Outcome.CANCELLED, submissions)
+
+    def cancel_all(self) -> list[str]:
+        """Stop new submissions and cancel every job in flight; waiters see Canceled within one poll."""
+        self.aborted.set()
+        with self._lock:
+            handles = list(self._in_flight.values())
+        for handle in handles:
+            self.backend.cancel(handle)
+        return [h.job_name for h in handles]
+
+    def finish(self, results: Sequence[CellResult], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """summary.csv and run.json from the ledger (the flow's own history is never needed)."""
+        records = [
+            self.ledger.load(cell_id) or CellRecord(cell_id, dict(c.params)) for cell_id, c in self.cells.items()
+        ]
+        self.ledger.write_summary(records, self.grid_keys)
+        states = [r.job_state for r in records]
+        by_outcome = [r.outcome for r in results]
+        summary: dict[str, Any] = {
+            "run": self.settings.run,
+            "backend": self.backend.name,
+            "cells": len(records),
+            "submitted": sum(r.submissions for r in results),
+            "reused": by_outcome.count(Outcome.REUSED),
+            "completed": states.count(JobState.COMPLETED),
+            "failed": sum(1 for s in states if s.failed),
+            "cancelled": states.count(JobState.CANCELED),
+            "status_calls": self.monitor.stats.status_calls,
+        }
+        summary.update(extra or {})
+        self.ledger.write_run(summary)
+        return summary
