@@ -25,7 +25,10 @@ EXPECTED_COMMAND = (
 )
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COMMAND_OPTION = re.compile(r"--([A-Za-z0-9_.]+)\s+\$\{\{\s*inputs\.([A-Za-z0-9_]+)\s*\}\}")
-OPTPARSE_OPTION = re.compile(r"""\b(?:make|add)_option\(\s*(?:[A-Za-z_.][\w.]*\s*,\s*)?["']--([A-Za-z0-9_.]+)["']""")
+# make_option("--x", ...), add_option(parser, "--x", ...) and either with c("-x", "--x").
+OPTPARSE_OPTION = re.compile(
+    r"""\b(?:make|add)_option\(\s*(?:[A-Za-z_.][\w.]*\s*,\s*)?(?:c\(\s*["']-[A-Za-z]["']\s*,\s*)?["']--([\w.]+)["']"""
+)
 
 
 @pytest.fixture(scope="module")
