@@ -68,6 +68,21 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )  # fmt: skip
 
 
+class StorageRetry(ExponentialRetry):
+    """Storage's exponential backoff, except that a failed sign-in fails at once: retrying only delays it."""
+
+    def increment(
+        self,
+        settings: dict[str, Any],
+        request: Any,
+        response: Any | None = None,
+        error: AzureError | None = None,
+    ) -> bool:
+        if isinstance(error, ClientAuthenticationError):
+            return False
+        return bool(super().increment(settings, request, response, error))
+
+
 class UploadError(RuntimeError):
     """One actionable failure of an upload: names the account, the container and the fix."""
 
@@ -179,7 +194,7 @@ def make_service_client(
     """
     client_kwargs.setdefault(
         "retry_policy",
-        ExponentialRetry(initial_backoff=2, increment_base=2, retry_total=retry_total, random_jitter_range=1),
+        StorageRetry(initial_backoff=2, increment_base=2, retry_total=retry_total, random_jitter_range=1),
     )
     client_kwargs.setdefault("connection_timeout", 20)
     client_kwargs.setdefault("read_timeout", 120)
