@@ -70,7 +70,10 @@ def derive_run_name(spec: JobSpec, cells: list[Cell], environment_file: Path | N
         if spec_input.is_local and spec.local_path(spec_input).exists():
             parts.append(hash_tree(spec.local_path(spec_input)))
     if environment_file is not None and environment_file.is_file():
-        parts.append(hash_tree(environment_file.parent))
+        parts.append(hash_tree(environment_file))
+        dockerfile = dockerfile_path(environment_file)
+        if dockerfile is not None and dockerfile.parent.is_dir():
+            parts.append(hash_tree(dockerfile.parent))
     parts.extend(sorted(canonical_params(c.params) for c in cells))
     return f"{slug(spec.experiment_name or spec.source.stem)}-{content_hash(parts)}"
 

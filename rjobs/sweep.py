@@ -79,6 +79,7 @@ class Sweep:
         self.wall_clock = wall_clock
         self.inputs: dict[str, InputSpec] = dict(spec.inputs)
         self._in_flight: dict[str, JobHandle] = {}
+        self.results: dict[str, CellResult] = {}
         self._lock = threading.Lock()
         self.aborted = threading.Event()
 
@@ -102,9 +103,14 @@ class Sweep:
                 actions[cell_id] = Action.CHECK
         return actions
 
+    def stage_data(self) -> dict[str, InputSpec]:
+        """Data inputs as jobs will see them (uploaded or checked), bound into every cell's job."""
+        self.inputs = self.backend.ensure_data(self.spec)
+        return self.inputs
+
     def prepare(self) -> EnvironmentInfo:
         """Data, environment and code once, before the fan-out, so a broken setup costs no cell."""
-        self.inputs = self.backend.ensure_data(self.spec)
+        self.stage_data()
         info = self.backend.ensure_environment(self.spec)
         self.backend.ensure_code(self.spec)
         return info
@@ -130,6 +136,13 @@ class Sweep:
         )
 
     def run_cell(self, cell_id: str) -> CellResult:
+        """Run one cell and remember its result for run.json, whatever the caller does with it."""
+        result = self._run_cell(cell_id)
+        with self._lock:
+            self.results[cell_id] = result
+        return result
+
+    def _run_cell(self, cell_id: str) -> CellResult:
         """Reuse, attach, collect, submit or resubmit, until the cell is terminal or its budget is spent."""
         cell = self.cells[cell_id]
         record = self.ledger.load(cell_id) or CellRecord(cell=cell_id, params=dict(cell.params))
@@ -240,8 +253,10 @@ class Sweep:
             self.backend.cancel(handle)
         return [h.job_name for h in handles]
 
-    def finish(self, results: Sequence[CellResult], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def finish(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """summary.csv and run.json from the ledger (the flow's own history is never needed)."""
+        with self._lock:
+            results = list(self.results.values())
         records = [
             self.ledger.load(cell_id) or CellRecord(cell_id, dict(c.params)) for cell_id, c in self.cells.items()
         ]
