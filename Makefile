@@ -1,0 +1,29 @@
+# One command each: `make train` runs the demo sweep locally, `make test` runs every test.
+# Both install what is missing first (uv, Python packages, R, Azurite) via scripts/setup.sh.
+PY := .venv/bin/python
+ARGS ?=
+
+.PHONY: setup setup-dev train dry-run test test-fast lint
+
+setup:
+	@bash scripts/setup.sh
+
+setup-dev:
+	@bash scripts/setup.sh --dev
+
+train: setup
+	$(PY) -m flows.train $(ARGS)
+
+dry-run: setup
+	$(PY) -m flows.train --dry-run $(ARGS)
+
+test: setup-dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .

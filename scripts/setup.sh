@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine (Python 3.11, root) needs to run and test the project:
+# uv, the locked Python packages, R with the R packages (Debian's), and Azurite (npm) for tests.
+# Idempotent and quick when nothing is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v uv >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check uv
+fi
+uv sync --frozen --quiet
+
+bash scripts/install-r.sh
+
+if [[ "${1:-}" == "--dev" ]]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm >/dev/null
+    fi
+    if [[ ! -x node_modules/.bin/azurite-blob || package-lock.json -nt node_modules/.package-lock.json ]]; then
+        npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    fi
+fi
