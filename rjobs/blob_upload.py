@@ -356,29 +356,26 @@ class _Uploader:
         self._total = 0
 
     def run(self, files: list[_LocalFile], file_workers: int, *, list_prefix: str, reference: str) -> UploadResult:
-        """Ensure the container, compare MD5s with what is stored, then send only the differences."""
+        """Ensure the container, then send every file whose stored size and MD5 don't match it.
+
+        Only files with a same-size stored twin are hashed up front; the rest are hashed as they are sent.
+        """
         self.ensure_container()
         remote = self._remote_md5s(list_prefix)
-        hashes = _run_bounded(lambda f: md5_of_file(f.path), files, file_workers)
-        todo: list[tuple[_LocalFile, bytes]] = []
-        skipped: list[str] = []
-        for file, md5 in zip(files, hashes, strict=True):
-            if remote.get(file.blob) == (file.size, md5):
-                skipped.append(file.rel)
-            else:
-                todo.append((file, md5))
-        self._total = sum(f.size for f, _ in todo)
+        twins = [f for f in files if remote.get(f.blob, (-1, None))[0] == f.size and remote[f.blob][1]]
+        local = dict(zip((f.blob for f in twins), _run_bounded(lambda f: md5_of_file(f.path), twins, file_workers),
+                         strict=True))  # fmt: skip
+        todo = [f for f in files if f.blob not in local or local[f.blob] != remote[f.blob][1]]
+        skipped = tuple(f.rel for f in files if f.blob in local and local[f.blob] == remote[f.blob][1])
+        self._total = sum(f.size for f in todo)
         logger.info(
             "uploading %d of %d files (%d bytes) to %s/%s; %d unchanged",
             len(todo), len(files), self._total, self.endpoint.rstrip("/"), self.container_name, len(skipped),
         )  # fmt: skip
         self._report(0)
-        _run_bounded(lambda item: self._send(*item), todo, file_workers)
+        _run_bounded(self._send, todo, file_workers)
         return UploadResult(
-            reference=reference,
-            uploaded=tuple(f.rel for f, _ in todo),
-            skipped=tuple(skipped),
-            bytes_sent=self._total,
+            reference=reference, uploaded=tuple(f.rel for f in todo), skipped=skipped, bytes_sent=self._total
         )
 
     def ensure_container(self) -> None:
@@ -413,12 +410,12 @@ class _Uploader:
             self._sent += delta
             self.progress(self._sent, self._total)
 
-    def _send(self, file: _LocalFile, md5: bytes) -> None:
+    def _send(self, file: _LocalFile) -> None:
         """Send one file, restarting it whole on a transient error the pipeline's retries didn't absorb."""
         for attempt in range(1, self.file_attempts + 1):
             counted = [0]
             try:
-                self._send_once(file, md5, counted)
+                self._send_once(file, counted)
                 logger.debug("uploaded %s (%d bytes)", file.blob, file.size)
                 return
             except AzureError as exc:
@@ -432,34 +429,53 @@ class _Uploader:
                 )  # fmt: skip
                 self.sleep(delay)
 
-    def _send_once(self, file: _LocalFile, md5: bytes, counted: list[int]) -> None:
+    def _send_once(self, file: _LocalFile, counted: list[int]) -> None:
+        """The stored MD5 is always that of the bytes sent, even if the file changes meanwhile."""
         blob = self.container.get_blob_client(file.blob)
         content_type = mimetypes.guess_type(file.rel)[0] or "application/octet-stream"
-        settings = ContentSettings(content_type=content_type, content_md5=bytearray(md5))
         if file.size <= self.block_size:
             data = file.path.read_bytes()
+            md5 = hashlib.md5(data, usedforsecurity=False).digest()
+            settings = ContentSettings(content_type=content_type, content_md5=bytearray(md5))
             blob.upload_blob(data, length=len(data), overwrite=True, content_settings=settings, max_concurrency=1)
             counted[0] += len(data)
             self._report(len(data))
             return
-        self._send_blocks(blob, file, settings, counted)
+        self._send_blocks(blob, file, content_type, counted)
 
-    def _send_blocks(self, blob: BlobClient, file: _LocalFile, settings: ContentSettings, counted: list[int]) -> None:
-        """Stage blocks (uncommitted, invisible to readers), then commit them with the MD5 in one call."""
+    def _send_blocks(self, blob: BlobClient, file: _LocalFile, content_type: str, counted: list[int]) -> None:
+        """Read and hash blocks in order while at most max_concurrency are staged at once, then commit with the MD5.
+
+        Staged blocks stay invisible until the commit, so an interrupted upload never leaves a matching MD5.
+        """
         block_size = max(self.block_size, math.ceil(file.size / MAX_BLOCKS_PER_BLOB))
-        count = math.ceil(file.size / block_size)
-        ids = [_block_id(i) for i in range(count)]
+        digest = hashlib.md5(usedforsecurity=False)
+        ids: list[str] = []
+        futures: list[Future[None]] = []
+        slots = threading.Semaphore(self.max_concurrency)
+        failed = threading.Event()
 
-        def stage(index: int) -> None:
-            with file.path.open("rb") as stream:
-                stream.seek(index * block_size)
-                chunk = stream.read(block_size)
-            blob.stage_block(ids[index], chunk, length=len(chunk))
+        def stage(block_id: str, chunk: bytes) -> None:
+            try:
+                blob.stage_block(block_id, chunk, length=len(chunk))
+            except BaseException:
+                failed.set()
+                raise
+            finally:
+                slots.release()
             with self._lock:
                 counted[0] += len(chunk)
             self._report(len(chunk))
 
-        _run_bounded(stage, list(range(count)), self.max_concurrency)
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool, file.path.open("rb") as stream:
+            while not failed.is_set() and (chunk := stream.read(block_size)):
+                digest.update(chunk)
+                ids.append(_block_id(len(ids)))
+                slots.acquire()
+                futures.append(pool.submit(stage, ids[-1], chunk))
+        for future in futures:
+            future.result()
+        settings = ContentSettings(content_type=content_type, content_md5=bytearray(digest.digest()))
         blob.commit_block_list([BlobBlock(block_id=i) for i in ids], content_settings=settings)
 
     def as_upload_error(self, exc: AzureError, *, creating: bool = False) -> UploadError:

@@ -13,6 +13,7 @@ import pytest
 from azure.core.exceptions import ServiceResponseError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
+from rjobs import blob_upload
 from rjobs.blob_upload import MiB, UploadError, upload
 from tasks import data as task_module
 from tests.blob.azurite import ACCOUNT_KEY, ACCOUNT_NAME
@@ -79,6 +80,21 @@ def test_rerun_sends_nothing_and_leaves_blobs_untouched(
     assert result.uploaded == () and sorted(result.skipped) == sorted(files) and result.bytes_sent == 0
     assert transport.uploads() == 0 and transport.count("blocklist", "properties") == 0
     assert {b.name: (b.last_modified, b.etag) for b in cc.list_blobs()} == before
+
+
+def test_only_files_with_a_same_size_stored_twin_are_hashed_before_sending(
+    make_client: MakeClient, container: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tree(tmp_path, {"a.csv": b"1", "b.bin": os.urandom(3 * MiB), "c.csv": b"33"})
+    hashed: list[str] = []
+    real = blob_upload.md5_of_file
+    monkeypatch.setattr(blob_upload, "md5_of_file", lambda path: hashed.append(path.name) or real(path))
+    client, _ = make_client()
+    upload(client, tmp_path, container, "", block_size=MiB)
+    assert hashed == []
+    (tmp_path / "c.csv").write_bytes(b"333")
+    result = upload(client, tmp_path, container, "", block_size=MiB)
+    assert sorted(hashed) == ["a.csv", "b.bin"] and result.uploaded == ("c.csv",)
 
 
 def test_large_file_goes_in_blocks_with_md5_set(make_client: MakeClient, container: str, tmp_path: Path) -> None:
