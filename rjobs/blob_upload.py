@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import requests
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -41,6 +40,8 @@ from azure.storage.blob import (
     ContentSettings,
     ExponentialRetry,
 )
+from requests import Session
+from requests.adapters import HTTPAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,10 @@ def make_service_client(
     Retries are explicit (storage-aware exponential backoff) and the HTTP pool is large enough for
     file x block concurrency; pass `retry_policy` or `transport` in client_kwargs to override.
     """
+    if connection_string is None and account_url is None:
+        connection_string = os.environ.get(connection_string_env) or None
+        if connection_string is None:
+            raise ValueError(f"no storage account: pass account_url or set ${connection_string_env}")
     client_kwargs.setdefault(
         "retry_policy",
         StorageRetry(initial_backoff=2, increment_base=2, retry_total=retry_total, random_jitter_range=1),
@@ -199,8 +204,8 @@ def make_service_client(
     client_kwargs.setdefault("connection_timeout", 20)
     client_kwargs.setdefault("read_timeout", 120)
     if "transport" not in client_kwargs:
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+        session = Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         client_kwargs["transport"] = RequestsTransport(
@@ -209,10 +214,6 @@ def make_service_client(
             connection_timeout=client_kwargs["connection_timeout"],
             read_timeout=client_kwargs["read_timeout"],
         )
-    if connection_string is None and account_url is None:
-        connection_string = os.environ.get(connection_string_env) or None
-        if connection_string is None:
-            raise ValueError(f"no storage account: pass account_url or set ${connection_string_env}")
     if connection_string is not None:
         try:
             return BlobServiceClient.from_connection_string(connection_string, **client_kwargs)
