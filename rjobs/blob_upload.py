@@ -59,6 +59,7 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 _CONTAINER_RE = re.compile(r"^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
+_NOT_PERMITTED = frozenset({"AuthorizationPermissionMismatch", "AuthorizationResourceTypeMismatch"})
 _DATASTORE_RE = re.compile(r"^[A-Za-z0-9_]+$")
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(AccountKey|SharedAccessSignature|SharedAccessKey|SharedAccessKeyName)=[^;\s]*"),
@@ -131,6 +132,25 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+class RedactingFilter(logging.Filter):
+    """Masks secrets in third-party records: urllib3 logs whole request URLs, SAS included, at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            record.msg, record.args = redact(record.getMessage()), ()
+        except (TypeError, ValueError):
+            record.msg, record.args = redact(str(record.msg)), ()
+        return True
+
+
+def install_log_redaction(names: Iterable[str] = ("urllib3.connectionpool",)) -> None:
+    """Attach RedactingFilter once to each named logger."""
+    for name in names:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter())
+
+
 def public_url(url: str) -> str:
     """The URL without query (SAS), fragment or user info: safe to log and to hand to a job."""
     parts = urlsplit(url)
@@ -188,11 +208,12 @@ def make_service_client(
     pool_size: int = 32,
     **client_kwargs: Any,
 ) -> BlobServiceClient:
-    """Build the client: explicit connection string, else account_url + identity, else the env var.
+    """Build the client: explicit connection string, else account_url (+ identity unless it has a SAS), else env.
 
     Retries are explicit (storage-aware exponential backoff) and the HTTP pool is large enough for
     file x block concurrency; pass `retry_policy` or `transport` in client_kwargs to override.
     """
+    install_log_redaction()
     if connection_string is None and account_url is None:
         connection_string = os.environ.get(connection_string_env) or None
         if connection_string is None:
@@ -219,7 +240,7 @@ def make_service_client(
             return BlobServiceClient.from_connection_string(connection_string, **client_kwargs)
         except ValueError:
             raise ValueError("the storage connection string is malformed (its value is not shown)") from None
-    if credential is None:
+    if credential is None and "sig=" not in urlsplit(account_url or "").query:
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
@@ -252,6 +273,7 @@ def upload(
         raise ValueError(f"block_size must be between 1 and {MAX_BLOCK_SIZE} bytes")
     if max_concurrency < 1 or max_file_concurrency < 1 or file_attempts < 1:
         raise ValueError("max_concurrency, max_file_concurrency and file_attempts must be >= 1")
+    install_log_redaction()
     root = Path(path)
     prefix = normalize_prefix(prefix)
     files, is_folder = _collect(root, prefix)
@@ -300,6 +322,11 @@ def _status(exc: AzureError) -> int | None:
 def _error_code(exc: AzureError) -> str | None:
     code = getattr(exc, "error_code", None)
     return None if code is None else str(getattr(code, "value", code))
+
+
+def _not_permitted(exc: HttpResponseError) -> bool:
+    """Signed in but not allowed this particular operation (a scoped SAS or role), unlike a bad key."""
+    return exc.status_code == 403 and _error_code(exc) in _NOT_PERMITTED
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -380,12 +407,17 @@ class _Uploader:
         )
 
     def ensure_container(self) -> None:
-        """Create the container when missing; another uploader creating it first is fine."""
+        """Create the container when missing; a rival creating it first, or a SAS that may not look, is fine."""
         try:
             self.container.get_container_properties()
             return
         except ResourceNotFoundError:
             pass
+        except HttpResponseError as exc:
+            if not _not_permitted(exc):
+                raise
+            logger.info("this credential may not read container %s: assuming it exists", self.container_name)
+            return
         try:
             self.container.create_container()
             logger.info("created container %s in storage account %s", self.container_name, self.account)
@@ -397,11 +429,20 @@ class _Uploader:
             raise
 
     def _remote_md5s(self, list_prefix: str) -> dict[str, tuple[int, bytes | None]]:
-        """Size and stored MD5 of every blob under the prefix, in one paged listing."""
+        """Size and stored MD5 of every blob under the prefix, in one paged listing; empty if not allowed."""
         found: dict[str, tuple[int, bytes | None]] = {}
-        for props in self.container.list_blobs(name_starts_with=list_prefix or None):
-            md5 = props.content_settings.content_md5
-            found[props.name] = (props.size, bytes(md5) if md5 else None)
+        try:
+            for props in self.container.list_blobs(name_starts_with=list_prefix or None):
+                md5 = props.content_settings.content_md5
+                found[props.name] = (props.size, bytes(md5) if md5 else None)
+        except HttpResponseError as exc:
+            if not _not_permitted(exc):
+                raise
+            logger.warning(
+                "this credential may not list container %s (%s): every file is sent, none can be skipped",
+                self.container_name, _error_code(exc),
+            )  # fmt: skip
+            return {}
         return found
 
     def _report(self, delta: int) -> None:
@@ -494,6 +535,8 @@ class _Uploader:
             message = f"{where}: {action} ({detail}): {fix}"
         elif isinstance(exc, ServiceRequestError):
             message = f"{where}: cannot reach the account ({detail}): check account_url and the network"
+        elif code == "ContainerNotFound":
+            message = f"{where}: the container does not exist ({detail}): create it, or use a credential that may"
         elif isinstance(exc, ResourceNotFoundError):
             message = f"{where}: not found ({detail}): check the account URL and that the container still exists"
         else:

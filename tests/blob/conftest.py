@@ -96,11 +96,15 @@ def make_client(azurite: str) -> Callable[..., tuple[BlobServiceClient, Recordin
     """Build an engine client on Azurite with a recording transport and instant retries."""
 
     def build(
-        fault: Fault | None = None, connection_string: str | None = None, retry_total: int = 3
+        fault: Fault | None = None,
+        connection_string: str | None = None,
+        retry_total: int = 3,
+        account_url: str | None = None,
     ) -> tuple[BlobServiceClient, RecordingTransport]:
         transport = RecordingTransport(fault=fault)
         client = make_service_client(
-            connection_string=connection_string or azurite,
+            account_url,
+            connection_string=None if account_url else connection_string or azurite,
             transport=transport,
             retry_policy=LinearRetry(backoff=0, random_jitter_range=0, retry_total=retry_total),
         )

@@ -21,11 +21,13 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobServiceClient
 
 from rjobs.blob_upload import (
+    RedactingFilter,
     UploadError,
     _block_id,
     _run_bounded,
     _Uploader,
     build_reference,
+    install_log_redaction,
     is_transient,
     make_service_client,
     md5_of_file,
@@ -104,6 +106,18 @@ def test_redact_masks_given_secrets_and_leaves_plain_text() -> None:
     assert redact("token=hunter2 used", secrets=["hunter2", ""]) == "token=*** used"
     plain = "container 'data' in account 'acct' not found"
     assert redact(plain) == plain
+
+
+def test_third_party_debug_logs_lose_sas_signatures(caplog: pytest.LogCaptureFixture) -> None:
+    install_log_redaction()
+    install_log_redaction()
+    caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")
+    pool = logging.getLogger("urllib3.connectionpool")
+    pool.debug('%s "%s %s HTTP/1.1" %s', "http://h", "GET", "/c/b?sv=2024&sp=rw&sig=S1GN%3D", 200)
+    pool.debug("broken %s %s", "only-one-arg")
+    assert len([f for f in pool.filters if isinstance(f, RedactingFilter)]) == 1
+    assert "S1GN" not in caplog.records[0].getMessage() and "sig=***" in caplog.records[0].getMessage()
+    assert caplog.records[1].getMessage() == "broken %s %s"
 
 
 @pytest.mark.parametrize(

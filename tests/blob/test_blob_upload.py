@@ -6,12 +6,22 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from azure.core.exceptions import ServiceResponseError
-from azure.storage.blob import BlobServiceClient, ContentSettings
+from azure.storage.blob import (
+    AccountSasPermissions,
+    BlobServiceClient,
+    ContainerSasPermissions,
+    ContentSettings,
+    ResourceTypes,
+    generate_account_sas,
+    generate_container_sas,
+)
 
 from rjobs import blob_upload
 from rjobs.blob_upload import MiB, UploadError, upload
@@ -354,3 +364,59 @@ def test_task_returns_the_reference_and_logs_counts(
     assert messages[-1].startswith("uploaded 2 files (9.0 MiB), skipped 0 unchanged")
     task_module.upload_data.fn(tmp_path, container, "in", connection_string_env="MY_STORAGE")
     assert caplog.records[-1].getMessage().startswith("uploaded 0 files (0.0 MiB), skipped 2 unchanged")
+
+
+def _sas(kind: str, container: str) -> str:
+    expiry = datetime.now(UTC) + timedelta(hours=1)
+    if kind == "account SAS, objects only":
+        permission = AccountSasPermissions(read=True, write=True, create=True, list=True)
+        return generate_account_sas(ACCOUNT_NAME, ACCOUNT_KEY, ResourceTypes(object=True), permission, expiry)
+    permission = ContainerSasPermissions(read=True, list=True, write=kind != "container SAS, read+list only",
+                                         create=kind != "container SAS, read+list only")  # fmt: skip
+    return generate_container_sas(ACCOUNT_NAME, container, ACCOUNT_KEY, permission=permission, expiry=expiry)
+
+
+def _sas_client(make_client: MakeClient, azurite: str, sas: str, form: str) -> tuple[Any, RecordingTransport]:
+    endpoint = dict(part.split("=", 1) for part in azurite.split(";") if part)["BlobEndpoint"]
+    if form == "url":
+        return make_client(account_url=f"{endpoint}?{sas}")
+    return make_client(connection_string=f"BlobEndpoint={endpoint};SharedAccessSignature={sas}")
+
+
+@pytest.mark.parametrize(
+    ("kind", "form", "rerun_uploads"),
+    [
+        ("container SAS, racwl", "url", 0),
+        ("container SAS, racwl", "connection string", 0),
+        ("account SAS, objects only", "url", 2),
+    ],
+)
+def test_sas_credentials_upload_and_skip_what_they_can_see(
+    make_client: MakeClient, azurite: str, container: str, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    kind: str, form: str, rerun_uploads: int,
+) -> None:  # fmt: skip
+    """A datastore-style SAS may not read the container itself; without list rights nothing can be skipped."""
+    caplog.set_level(logging.DEBUG)
+    BlobServiceClient.from_connection_string(azurite).create_container(container)
+    _tree(tmp_path, {"a.csv": b"1", "sub/b.bin": os.urandom(3 * MiB)})
+    sas = _sas(kind, container)
+    client, _ = _sas_client(make_client, azurite, sas, form)
+    result = upload(client, tmp_path, container, "in", block_size=MiB)
+    assert sorted(result.uploaded) == ["a.csv", "sub/b.bin"]
+    assert "?" not in result.reference and "sig" not in result.reference
+    again, transport = _sas_client(make_client, azurite, sas, form)
+    upload(again, tmp_path, container, "in", block_size=MiB)
+    assert transport.count("put_blob", "blocklist") == rerun_uploads
+    signature = parse_qs(sas)["sig"][0]
+    assert not any(signature in r.getMessage() or sas in r.getMessage() for r in caplog.records)
+
+
+def test_read_only_sas_is_one_clear_error(make_client: MakeClient, azurite: str, container: str,
+                                          tmp_path: Path) -> None:  # fmt: skip
+    BlobServiceClient.from_connection_string(azurite).create_container(container)
+    (tmp_path / "a.csv").write_bytes(b"1")
+    sas = _sas("container SAS, read+list only", container)
+    client, _ = _sas_client(make_client, azurite, sas, "url")
+    with pytest.raises(UploadError, match=f"'{container}'.*403.*SAS token") as info:
+        upload(client, tmp_path, container, "")
+    assert "\n" not in str(info.value) and parse_qs(sas)["sig"][0] not in str(info.value)
