@@ -270,6 +270,7 @@ class FakeMLClient:
         if self.advance_per_call and operation in ("jobs.get", "jobs.list"):
             self.clock.advance(self.advance_per_call)
         kind, retry_after = self._pick_fault(operation)
+        self._save()
         if kind is None:
             return None
         self.faults_raised.append((operation, kind))
@@ -854,7 +855,9 @@ class _Models(_Ops):
             job, relative = job_uri.groups()
             if job not in client._jobs or client._state(client._jobs[job]) != "Completed":
                 raise http_error(400, f"model path {path}: job {job} is not a Completed job")
-            if not (client._artifact_dir(job) / relative).exists():
+            scripted = client._jobs[job].get("artifacts") or {}
+            exists = any(n == relative or n.startswith(relative.rstrip("/") + "/") for n in scripted)
+            if not exists and not (client._artifact_dir(job) / relative).exists():
                 raise http_error(400, f"model path {path} does not exist")
         elif not path.startswith(("azureml:", "https:", "runs:")):
             if not Path(path).exists():
