@@ -8,7 +8,34 @@ from collections.abc import Mapping
 from rjobs.errors import InputError
 from rjobs.spec import REFERENCE, JobSpec, Scalar
 
-SHELL_OPERATORS = frozenset({"&&", "||", ";", "|", "&", ">", ">>", "<", "2>", "2>&1"})
+OPERATOR_CHARS = frozenset(";&|<>")
+
+
+def unquoted_operators(command: str) -> list[str]:
+    """Shell operators outside quotes: a quoted ';' is an argument, an unquoted one needs a shell."""
+    found: list[str] = []
+    quote: str | None = None
+    escaped = False
+    current = ""
+    for char in command + " ":
+        if escaped:
+            escaped = False
+        elif quote:
+            if char == quote:
+                quote = None
+            elif char == "\\" and quote == '"':
+                escaped = True
+        elif char == "\\":
+            escaped = True
+        elif char in "'\"":
+            quote = char
+        elif char in OPERATOR_CHARS:
+            current += char
+            continue
+        if current:
+            found.append(current)
+            current = ""
+    return found
 
 
 def format_value(value: Scalar) -> str:
@@ -26,7 +53,7 @@ def split_command(spec: JobSpec) -> list[str]:
         raise InputError(
             spec.source, "command", f"cannot be split into arguments ({exc})", "balance the quotes"
         ) from None
-    operators = [t for t in tokens if t in SHELL_OPERATORS]
+    operators = unquoted_operators(spec.command)
     if operators or "\n" in spec.command:
         raise InputError(
             spec.source,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,24 +53,36 @@ def _check_scalar(source: str, key: str, value: Any) -> Scalar:
     )
 
 
-def _product(source: str, axes: Mapping[str, Any]) -> list[dict[str, Scalar]]:
+def _product(source: str, axes: Mapping[str, Any], max_cells: int | None = None) -> list[dict[str, Scalar]]:
     values: dict[str, list[Scalar]] = {}
     for key, axis in axes.items():
         axis_values = axis if isinstance(axis, list) else [axis]
         if not axis_values:
             raise InputError(source, str(key), "is an empty axis", "give it at least one value or remove it")
         values[str(key)] = [_check_scalar(source, str(key), v) for v in axis_values]
+    count = math.prod(len(v) for v in values.values())
+    if max_cells is not None and count > max_cells:
+        raise _too_many(source, count, max_cells)
     return [dict(zip(values, combo, strict=True)) for combo in itertools.product(*values.values())]
 
 
-def parse_grid(source: str, raw: Any) -> list[dict[str, Scalar]]:
+def _too_many(source: str, count: int, max_cells: int) -> InputError:
+    return InputError(
+        source,
+        None,
+        f"has {count} cells, more than the limit of {max_cells}",
+        f"shrink the grid or confirm with --max-cells {count}",
+    )
+
+
+def parse_grid(source: str, raw: Any, max_cells: int | None = None) -> list[dict[str, Scalar]]:
     """A mapping is the product of its axes; a list of mappings is an explicit list of cells."""
     if raw is None:
         raise InputError(source, None, "is an empty grid", "give key: [values] pairs, or omit --grid for one cell")
     if isinstance(raw, Mapping):
         if not raw:
             raise InputError(source, None, "is an empty grid", "give key: [values] pairs, or omit --grid for one cell")
-        return _product(source, raw)
+        return _product(source, raw, max_cells)
     if isinstance(raw, list):
         if not raw:
             raise InputError(source, None, "is an empty cell list", "give at least one cell mapping")
@@ -82,7 +95,7 @@ def parse_grid(source: str, raw: Any) -> list[dict[str, Scalar]]:
     raise InputError(source, None, f"is a {type(raw).__name__}", "write the grid as key: [values] or a list of cells")
 
 
-def load_grid_file(path: str | Path) -> list[dict[str, Scalar]]:
+def load_grid_file(path: str | Path, max_cells: int | None = None) -> list[dict[str, Scalar]]:
     """Read grid.yml; bad YAML or shape is an InputError naming the file."""
     path = Path(path)
     if not path.is_file():
@@ -93,7 +106,7 @@ def load_grid_file(path: str | Path) -> list[dict[str, Scalar]]:
         raise InputError(
             path, None, f"is not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax"
         ) from None
-    return parse_grid(str(path), raw)
+    return parse_grid(str(path), raw, max_cells)
 
 
 def parse_param_args(args: Iterable[str]) -> dict[str, list[Scalar]]:
@@ -125,15 +138,19 @@ def build_cells(
     """Combine grid file, grid object and --param axes into cells, checked against the job's inputs."""
     source = str(grid_file) if grid_file else "grid"
     if grid_file is not None:
-        rows = load_grid_file(grid_file)
+        rows = load_grid_file(grid_file, max_cells)
     elif grid is not None:
-        rows = parse_grid(source, grid)
+        rows = parse_grid(source, grid, max_cells)
     else:
         rows = [{}]
     overrides = parse_param_args(params)
     if overrides:
         source = "--param" if grid_file is None and grid is None else source
         fixed = [{k: v for k, v in row.items() if k not in overrides} for row in rows]
+        fixed = list({canonical_params(row): row for row in fixed}.values())
+        count = len(fixed) * math.prod(len(v) for v in overrides.values())
+        if count > max_cells:
+            raise _too_many(source, count, max_cells)
         rows = [dict(row, **combo) for row in fixed for combo in _product("--param", overrides)]
     cells = [Cell(params=row) for row in rows]
     _check_against_spec(spec, source, cells)
@@ -143,12 +160,7 @@ def build_cells(
             raise InputError(source, canonical_params(cell.params), "is listed twice", "remove the duplicate cell")
         seen[cell.cell_id] = cell
     if len(cells) > max_cells:
-        raise InputError(
-            source,
-            None,
-            f"has {len(cells)} cells, more than the limit of {max_cells}",
-            f"shrink the grid or confirm with --max-cells {len(cells)}",
-        )
+        raise _too_many(source, len(cells), max_cells)
     return cells
 
 

@@ -26,6 +26,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
@@ -98,12 +99,15 @@ class RunLedger:
         path = self.status_path(cell)
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
         except (OSError, ValueError):
             return None
-        known = {name for name in CellRecord.__dataclass_fields__}
-        return CellRecord(**{k: v for k, v in raw.items() if k in known})
+        if not isinstance(raw, dict):
+            return None
+        known = set(CellRecord.__dataclass_fields__)
+        try:
+            return CellRecord(**{k: v for k, v in raw.items() if k in known})
+        except TypeError:
+            return None
 
     def save(self, record: CellRecord) -> None:
         atomic_write_json(self.status_path(record.cell), asdict(record))

@@ -66,6 +66,8 @@ class JobMonitor:
                     latest = self._latest.get(handle.job_name)
                 if latest is not None and latest.state.terminal:
                     return latest
+                if latest is not None and latest.state == JobState.ABSENT:
+                    return JobStatus(handle.job_name, JobState.LOST, "the backend no longer knows this job")
                 if deadline is not None and self.clock() >= deadline:
                     final = self._poll({handle.job_name: handle}).get(handle.job_name)
                     if final is not None and final.state.terminal:

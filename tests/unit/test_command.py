@@ -69,9 +69,6 @@ def test_render_argv_keeps_each_value_one_exact_argument(value: str) -> None:
         pytest.param(
             "Rscript train.R --sep ';' --and '&&'",
             ["Rscript", "train.R", "--sep", ";", "--and", "&&"],
-            marks=pytest.mark.xfail(
-                strict=True, reason="split_command refuses a quoted ';' or '&&' as if it were a shell operator"
-            ),
             id="quoted-operators",
         ),
     ],

@@ -92,11 +92,6 @@ def test_param_adds_an_axis_to_a_grid_file(spec: JobSpec) -> None:
     assert {c.params["test_fraction"] for c in cells} == {0.2, 0.3}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="build_cells keeps one row per grid row after dropping the overridden key, so the rows that "
-    "differed only in that key become duplicates and raise 'is listed twice'",
-)
 def test_param_overrides_an_axis_of_a_grid_file(spec: JobSpec) -> None:
     cells = build_cells(spec, grid_file=REPO / "grid.yml", params=["seed=7,8,9"])
     expected = [{"model": m, "features": f, "seed": s} for m in MODELS for f in FEATURES for s in (7, 8, 9)]

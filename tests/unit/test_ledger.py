@@ -131,15 +131,14 @@ def test_records_in_cell_order_skipping_folders_without_status(tmp_path: Path) -
     assert RunLedger(tmp_path, "no-such-run").records() == []
 
 
-NOT_A_RECORD = "RunLedger.load raises (AttributeError/TypeError) on a status.json that is valid JSON but no record"
 UNREADABLE: list[Any] = [
     pytest.param(b"", id="empty"),
     pytest.param(b'{"cell": "c1", "params": {', id="truncated"),
     pytest.param(b"\xff\xfe\x00garbage", id="binary"),
     pytest.param(None, id="directory"),
-    pytest.param(b"null", id="json-null", marks=pytest.mark.xfail(strict=True, reason=NOT_A_RECORD)),
-    pytest.param(b"[1, 2]", id="json-list", marks=pytest.mark.xfail(strict=True, reason=NOT_A_RECORD)),
-    pytest.param(b"{}", id="no-fields", marks=pytest.mark.xfail(strict=True, reason=NOT_A_RECORD)),
+    pytest.param(b"null", id="json-null"),
+    pytest.param(b"[1, 2]", id="json-list"),
+    pytest.param(b"{}", id="no-fields"),
 ]
 
 
