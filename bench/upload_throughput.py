@@ -14,11 +14,27 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient
+from requests import Session
+from requests.adapters import HTTPAdapter
 
 from rjobs.blob_upload import DEFAULT_BLOCK_SIZE, MiB, make_service_client, upload
 from tests.blob.azurite import running_azurite
+
+
+class LatencyTransport(RequestsTransport):
+    """Adds a fixed delay per request, a crude stand-in for the round trip to a real storage account."""
+
+    def __init__(self, latency: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.latency = latency
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        time.sleep(self.latency)
+        return super().send(request, **kwargs)
 
 
 def make_dataset(root: Path, big: int, big_mib: int, small: int, small_kib: int) -> int:
@@ -69,16 +85,26 @@ def main() -> None:
     parser.add_argument("--max-concurrency", type=int, default=4, help="blocks in flight per large file")
     parser.add_argument("--max-file-concurrency", type=int, default=4)
     parser.add_argument("--block-mib", type=int, default=DEFAULT_BLOCK_SIZE // MiB)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every request, both clients")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="upload-bench-") as tmp:
         data = Path(tmp) / "data"
         total = make_dataset(data, args.big, args.big_mib, args.small, args.small_kib)
         files = args.big + args.small
         with running_azurite(Path(tmp) / "azurite") as azurite:
             conn = azurite.connection_string()
-            plain_client = BlobServiceClient.from_connection_string(conn)
-            engine_client = make_service_client(connection_string=conn)
+
+            def latency() -> dict[str, Any]:
+                if not args.latency_ms:
+                    return {}
+                session = Session()
+                session.mount("http://", HTTPAdapter(pool_maxsize=32))
+                return {"transport": LatencyTransport(args.latency_ms / 1000, session=session, session_owner=True)}
+
+            plain_client = BlobServiceClient.from_connection_string(conn, **latency())
+            engine_client = make_service_client(connection_string=conn, **latency())
             containers: list[str] = []
 
             def fresh_container() -> None:
@@ -106,9 +132,10 @@ def main() -> None:
 
     rows = [("(a) plain upload_blob loop, 1 thread", plain), ("(b) engine, first upload", first),
             ("(c) engine, re-run, nothing changed", rerun)]  # fmt: skip
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average before/after: {load_before:.1f}/{os.getloadavg()[0]:.1f}")
     print(f"data: {files} files, {total / MiB:.1f} MiB ({args.big} x {args.big_mib} MiB + {args.small} x "
-          f"{args.small_kib} KiB, random bytes); Azurite in memory on 127.0.0.1")  # fmt: skip
+          f"{args.small_kib} KiB, random bytes); Azurite in memory on 127.0.0.1, "
+          f"{args.latency_ms:g} ms added per request")  # fmt: skip
     print(f"engine: block {args.block_mib} MiB, max_concurrency {args.max_concurrency}, "
           f"max_file_concurrency {args.max_file_concurrency}; median of {args.repeat} interleaved runs\n")  # fmt: skip
     print("| run | median s | min s | MiB/s (median) |")
