@@ -27,3 +27,18 @@ test-fast: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# Prefect server and UI, work pool, deployments (prefect.yaml) and a worker: see scripts/prefect.sh.
+.PHONY: server pool deploy worker
+
+server: setup
+	@bash scripts/prefect.sh server
+
+pool: setup
+	@bash scripts/prefect.sh pool
+
+deploy: setup
+	@bash scripts/prefect.sh deploy
+
+worker: setup
+	@bash scripts/prefect.sh worker
