@@ -146,6 +146,29 @@ def plan_command(sweep: Sweep, job: Any) -> str:
     return shlex.join(render_argv(sweep.spec, values, outputs))
 
 
+def emit_yaml(resolved: ResolvedSweep, folder: Path) -> list[Path]:
+    """One command-job YAML per cell for `az ml job create -f`: the n YAML files, meta-programmed."""
+    from rjobs.backends.azureml_jobs import emit_job_yaml
+    from rjobs.backends.local import LocalBackend
+
+    environment = resolved.spec.environment
+    if not isinstance(environment, str):
+        raise InputError(resolved.spec.source, "environment", "is not a reference", "use azureml:<name>@latest")
+    backend = LocalBackend(check_packages=False)
+    sweep = Sweep(
+        resolved.spec,
+        resolved.cells,
+        backend,
+        RunLedger(resolved.results_root, resolved.run),
+        SweepSettings(run=resolved.run),
+        JobMonitor(backend),
+    )
+    return [
+        emit_job_yaml(sweep.cell_job(cell, 1), environment, None, folder / f"{resolved.run}-{cell_id}.yml")
+        for cell_id, cell in sweep.cells.items()
+    ]
+
+
 def print_table(run_dir: Path) -> None:
     """The summary table, short enough for a terminal: status, attempt, params and metrics."""
     import pandas as pd
@@ -169,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         resolved = resolve(options)
         if options.dry_run:
             print_plan(resolved)
+            return EXIT_OK
+        if options.emit_yaml:
+            written = emit_yaml(resolved, Path(options.emit_yaml))
+            print(f"wrote {len(written)} job YAML file(s) to {options.emit_yaml}; submit each with az ml job create -f")
             return EXIT_OK
         if options.backend == "local":
             backend = make_backend(resolved)

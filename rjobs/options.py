@@ -43,6 +43,10 @@ class SweepOptions(BaseModel):
     poll_interval: float | None = Field(None, gt=0, description="seconds between status polls (backend default)")
     max_cells: int = Field(DEFAULT_MAX_CELLS, ge=1, description="refuse grids with more cells than this")
     rscript: str = Field("Rscript", description="Rscript executable for the local backend")
+    workspace_config: str | None = Field(
+        None, description="Azure ML config.json (default: found upward from here, else AZURE_* variables)"
+    )
+    emit_yaml: str | None = Field(None, description="write one command-job YAML per cell into this folder; run nothing")
     dry_run: bool = Field(False, description="validate and print the plan; run nothing")
 
 

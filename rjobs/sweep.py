@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from rjobs.backends.base import Backend, CellJob, EnvironmentInfo, JobHandle
-from rjobs.errors import JobTimedOutError
+from rjobs.errors import JobTimedOutError, TransientBackendError
 from rjobs.grid import Cell
 from rjobs.ledger import CellRecord, RunLedger, read_metrics, tail_text
 from rjobs.monitor import JobMonitor
@@ -20,6 +20,7 @@ from rjobs.spec import InputSpec, JobSpec
 from rjobs.states import JobState
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Action(StrEnum):
@@ -56,6 +57,9 @@ class SweepSettings:
     extra_tags: Mapping[str, str] = field(default_factory=dict)
 
 
+CONTROL_PLANE_ATTEMPTS = 8
+
+
 class Sweep:
     """The engine behind the flow: no Prefect here, so tests and other orchestrators can drive it."""
 
@@ -80,6 +84,7 @@ class Sweep:
         self.inputs: dict[str, InputSpec] = dict(spec.inputs)
         self._in_flight: dict[str, JobHandle] = {}
         self.results: dict[str, CellResult] = {}
+        self.transient_retries = 0
         self._lock = threading.Lock()
         self.aborted = threading.Event()
 
@@ -136,8 +141,15 @@ class Sweep:
         )
 
     def run_cell(self, cell_id: str) -> CellResult:
-        """Run one cell and remember its result for run.json, whatever the caller does with it."""
-        result = self._run_cell(cell_id)
+        """Run one cell and remember its result for run.json; a control plane that stays down fails only this cell."""
+        try:
+            result = self._run_cell(cell_id)
+        except TransientBackendError as exc:
+            cell = self.cells[cell_id]
+            record = self.ledger.load(cell_id) or CellRecord(cell=cell_id, params=dict(cell.params))
+            record.error = f"control plane kept failing, re-run to reconcile: {exc}"
+            self.ledger.save(record)
+            result = CellResult(record, Outcome.SUBMITTED if record.job_name else Outcome.CANCELLED)
         with self._lock:
             self.results[cell_id] = result
         return result
@@ -158,11 +170,11 @@ class Sweep:
         submissions = 0
         while True:
             job = self.cell_job(cell, attempt)
-            handle = self.backend.find(job)
+            handle = self._patiently(lambda job=job: self.backend.find(job))
             if handle is None:
                 if self.aborted.is_set():
                     return self._cancelled(record, submissions)
-                handle = self.backend.submit(job)
+                handle = self._patiently(lambda job=job: self.backend.submit(job))
                 submissions += 1
                 self._record_submit(record, job, handle)
             else:
@@ -188,6 +200,20 @@ class Sweep:
     def _may_retry(self, record: CellRecord) -> bool:
         """Failures within the budget are retried; a timeout is not, it would only time out again."""
         return record.failures <= self.settings.retries and not record.error.startswith("timed out")
+
+    def _patiently(self, call: Callable[[], T]) -> T:
+        """Retry a control-plane call through 429/5xx with jittered backoff, honouring Retry-After, a bounded number
+        of times; the last error propagates and fails the cell, never the sweep."""
+        for attempt in range(1, CONTROL_PLANE_ATTEMPTS + 1):
+            try:
+                return call()
+            except TransientBackendError as exc:
+                if attempt == CONTROL_PLANE_ATTEMPTS:
+                    raise
+                self.transient_retries += 1
+                backoff = min(self.monitor.max_interval, self.monitor.interval * 2**attempt)
+                self.monitor.sleep(max(exc.retry_after or 0.0, backoff * self.monitor.rng.uniform(0.5, 1.0)))
+        raise AssertionError("unreachable")
 
     def _outcome(self, submissions: int) -> Outcome:
         return Outcome.SUBMITTED if submissions else Outcome.ATTACHED
@@ -216,7 +242,7 @@ class Sweep:
         record.state, record.url = status.state.value, status.url or record.url
         if status.state.failed:
             record.failures += 1
-            log_path = self.backend.logs(handle, self.ledger.cell_dir(record.cell))
+            log_path = self._patiently(lambda: self.backend.logs(handle, self.ledger.cell_dir(record.cell)))
             tail = tail_text(log_path) if log_path else ""
             record.error = (tail or status.detail or status.state.value).strip()
         elif status.state == JobState.CANCELED:
@@ -231,7 +257,7 @@ class Sweep:
         self.ledger.save(record)
 
     def _collect(self, record: CellRecord, handle: JobHandle) -> None:
-        outputs = self.backend.collect(handle, self.ledger.cell_dir(record.cell))
+        outputs = self._patiently(lambda: self.backend.collect(handle, self.ledger.cell_dir(record.cell)))
         record.metrics, record.metrics_error = read_metrics(outputs)
         if record.metrics_error:
             log.warning("cell %s: metrics ignored: %s", record.cell, record.metrics_error)
@@ -273,6 +299,7 @@ class Sweep:
             "failed": sum(1 for s in states if s.failed),
             "cancelled": states.count(JobState.CANCELED),
             "status_calls": self.monitor.stats.status_calls,
+            "transient_retries": self.transient_retries + self.monitor.stats.transient_errors,
         }
         summary.update(extra or {})
         self.ledger.write_run(summary)

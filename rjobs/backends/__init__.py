@@ -20,5 +20,5 @@ def make_backend(sweep: ResolvedSweep) -> Backend:
         from rjobs.azure_workspace import make_ml_client
         from rjobs.backends.azureml import AzureMLBackend
 
-        return AzureMLBackend(make_ml_client(), environment_file=sweep.environment_file)
+        return AzureMLBackend(make_ml_client(sweep.options.workspace_config), environment_file=sweep.environment_file)
     raise InputError("--backend", name, "is not a backend", "choose local or azureml")

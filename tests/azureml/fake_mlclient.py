@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +216,7 @@ class FakeMLClient:
         self.command_timeout = command_timeout
         self.subscription_id, self.resource_group_name, self.workspace_name = SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE
         self.calls: list[tuple[str, str | None, dict[str, Any]]] = []
+        self.lock = threading.RLock()
         self.faults_raised: list[tuple[str, str]] = []
         self._scripts: list[tuple[str, JobScript]] = []
         self._faults: list[_Fault] = []
@@ -571,8 +573,22 @@ class FakeMLClient:
 
 
 class _Ops:
+    """Operations serialise on the client's lock: the flow calls one MLClient from many task threads."""
+
     def __init__(self, client: FakeMLClient) -> None:
         self._client = client
+
+    def __getattribute__(self, name: str) -> Any:
+        attribute = object.__getattribute__(self, name)
+        if name.startswith("_") or not callable(attribute):
+            return attribute
+        lock = object.__getattribute__(self, "_client").lock
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return attribute(*args, **kwargs)
+
+        return locked
 
 
 class _Jobs(_Ops):
@@ -683,6 +699,10 @@ class _Jobs(_Ops):
             return True
 
         def get_next(token: str | None) -> dict[str, Any]:
+            with client.lock:
+                return next_page(token)
+
+        def next_page(token: str | None) -> dict[str, Any]:
             page = int(token or 0)
             client._request("jobs.list", None, page=page, **filters)
             ordered = sorted(client._jobs.values(), key=lambda r: (-r["created"], -r["seq"]))
