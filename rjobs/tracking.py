@@ -1,0 +1,346 @@
+"""Log a finished sweep to MLflow from the ledger: a parent run per sweep and a nested child run per cell.
+
+Re-logging the same sweep updates its runs in place (found by the tags rjobs.run and rjobs.cell), so the
+orchestrator can call it after every resume. MlflowClient only: the flow is multi-threaded and MLflow's
+fluent API keeps global state.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rjobs.errors import InputError
+from rjobs.ledger import CellRecord, RunLedger, iter_outputs
+from rjobs.naming import hash_tree, slug
+from rjobs.spec import JobSpec
+from rjobs.states import JobState
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "mlflow.db"
+ARTIFACTS_DIR = "mlartifacts"
+RUN_TAG, CELL_TAG, KIND_TAG = "rjobs.run", "rjobs.cell", "rjobs.kind"
+OUTPUTS_HASH_TAG = "rjobs.outputs_sha256"
+PARENT_TAG = "mlflow.parentRunId"
+ARTIFACT_PATH = "outputs"
+MAX_PARAM_LENGTH, MAX_TAG_LENGTH, BATCH = 6000, 8000, 100
+AZURE_EXTRA_FIX = "install the azureml-mlflow package in this environment (uv add azureml-mlflow)"
+SAFE_VALUE = "a value without quotes: letters, digits, '_', '-', '.' and '/'"
+
+
+@dataclass
+class TrackingResult:
+    """Where a sweep was logged and what this call changed, for the flow's log and artifacts."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    child_run_ids: dict[str, str] = field(default_factory=dict)
+    created: int = 0
+    updated: int = 0
+    artifacts_logged: int = 0
+
+
+def local_tracking_uri(results_root: str | Path) -> str:
+    """One sqlite store per results root, beside the runs it describes (MLflow's file store is deprecated)."""
+    return f"sqlite:///{(Path(results_root).resolve() / STORE_FILE).as_posix()}"
+
+
+def azure_tracking_uri(ml_client: Any) -> str:
+    """The workspace's MLflow URI; needs azureml-mlflow at run time, so a missing package is one clear line."""
+    try:
+        import azureml.mlflow  # noqa: F401  (registers the azureml:// tracking store with MLflow)
+    except ImportError:
+        raise InputError(
+            None, "azureml-mlflow", "is not installed but logging to Azure ML's MLflow needs it", AZURE_EXTRA_FIX
+        ) from None
+    return ml_client.workspaces.get(ml_client.workspace_name).mlflow_tracking_uri
+
+
+def make_client(tracking_uri: str) -> MlflowClient:
+    """A client bound to one store for tracking and registry, never to MLflow's process-global URI."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def experiment_for(spec: JobSpec) -> str:
+    """The job's experiment_name, else the same default the Azure backend submits jobs under."""
+    from rjobs.backends.azureml_jobs import experiment_name
+
+    return experiment_name(spec)
+
+
+def fixed_params(spec: JobSpec, grid_keys: Sequence[str]) -> dict[str, str]:
+    """The job inputs no cell overrides: literals as R sees them, data inputs by path."""
+    from rjobs.command import format_value
+
+    params = {}
+    for name, spec_input in spec.inputs.items():
+        if name in grid_keys:
+            continue
+        if spec_input.is_literal and spec_input.value is not None:
+            params[name] = format_value(spec_input.value)
+        elif spec_input.path is not None:
+            params[name] = spec_input.path
+    return params
+
+
+def check_filter_value(what: str, value: str) -> str:
+    """Values go into MLflow filter strings in quotes, so refuse the characters that would break them."""
+    if not value or any(ch in value for ch in "'\"`\\\n"):
+        raise InputError(None, what, f"{value!r} cannot be searched for in MLflow", f"use {SAFE_VALUE}")
+    return value
+
+
+def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
+    """The experiment's id, created on first use (locally its artifacts beside the store), restored if deleted."""
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        location = (artifact_root / ARTIFACTS_DIR / slug(name, 80)).as_uri() if artifact_root is not None else None
+        try:
+            return client.create_experiment(name, artifact_location=location)
+        except MlflowException:  # created concurrently by another sweep: use theirs
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+    if experiment.lifecycle_stage == "deleted":
+        client.restore_experiment(experiment.experiment_id)
+    return experiment.experiment_id
+
+
+def find_parent(client: MlflowClient, run: str, experiment_ids: Sequence[str] | None = None) -> Run | None:
+    """The sweep's parent run by tag (the oldest, if a race ever made two), in the given or every experiment."""
+    check_filter_value("run name", run)
+    if experiment_ids is None:
+        experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    if not experiment_ids:
+        return None
+    found = client.search_runs(
+        list(experiment_ids),
+        f"tags.`{RUN_TAG}` = '{run}' and tags.`{KIND_TAG}` = 'sweep'",
+        order_by=["attributes.start_time ASC"],
+        max_results=10,
+    )
+    return found[0] if found else None
+
+
+def find_children(client: MlflowClient, experiment_id: str, parent_run_id: str) -> dict[str, Run]:
+    """The parent's child runs keyed by their rjobs.cell tag (oldest wins on a duplicate)."""
+    children: dict[str, Run] = {}
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            f"tags.`{PARENT_TAG}` = '{parent_run_id}' and tags.`{KIND_TAG}` = 'cell'",
+            order_by=["attributes.start_time ASC"],
+            max_results=1000,
+            page_token=token,
+        )
+        for child in page:
+            children.setdefault(child.data.tags.get(CELL_TAG, ""), child)
+        token = page.token
+        if not token:
+            return children
+
+
+def find_cell_run(client: MlflowClient, run: str, cell: str) -> Run | None:
+    """A cell's child run, for registering its model; None when the sweep was never logged here."""
+    parent = find_parent(client, run)
+    if parent is None:
+        return None
+    return find_children(client, parent.info.experiment_id, parent.info.run_id).get(check_filter_value("cell", cell))
+
+
+def mlflow_key(name: str) -> str:
+    """Param and metric names as MLflow accepts them (word characters, '.', '-', ' ' and '/')."""
+    return re.sub(r"[^\w.\- /]", "_", str(name)) or "_"
+
+
+def _clip(value: Any, limit: int) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _millis(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
+
+
+def cell_status(state: JobState) -> str:
+    """MLflow's status for a cell: jobs still in flight stay RUNNING, never-run and cancelled ones KILLED."""
+    if state == JobState.COMPLETED:
+        return "FINISHED"
+    if state.failed:
+        return "FAILED"
+    if state in (JobState.CANCELED, JobState.ABSENT):
+        return "KILLED"
+    return "RUNNING"
+
+
+def sweep_status(states: Sequence[JobState]) -> str:
+    """The parent's status once the sweep returned: any failure FAILED, anything unfinished KILLED."""
+    if any(s.failed for s in states):
+        return "FAILED"
+    if states and all(s == JobState.COMPLETED for s in states):
+        return "FINISHED"
+    return "KILLED"
+
+
+def _log_batch(
+    client: MlflowClient,
+    run: Run | None,
+    run_id: str,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, Any],
+) -> bool:
+    """Log only what differs from the run as stored: params are immutable, metrics get a newer point."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    old_params = run.data.params if run else {}
+    old_metrics = run.data.metrics if run else {}
+    old_tags = run.data.tags if run else {}
+    new_params = []
+    for key, value in params.items():
+        key, text = mlflow_key(key), _clip(value, MAX_PARAM_LENGTH)
+        if key not in old_params:
+            new_params.append(Param(key, text))
+        elif old_params[key] != text:
+            log.warning("run %s: param %s stays %r (params are immutable in MLflow)", run_id, key, old_params[key])
+    now = int(time.time() * 1000)
+    values = {mlflow_key(k): float(v) for k, v in metrics.items()}
+    new_metrics = [Metric(k, v, now, 0) for k, v in values.items() if old_metrics.get(k) != v]
+    texts = {k: _clip(v, MAX_TAG_LENGTH) for k, v in tags.items()}
+    new_tags = [RunTag(k, v) for k, v in texts.items() if old_tags.get(k) != v]
+    for start in range(0, max(len(new_params), len(new_metrics), len(new_tags)), BATCH):
+        client.log_batch(
+            run_id,
+            metrics=new_metrics[start : start + BATCH],
+            params=new_params[start : start + BATCH],
+            tags=new_tags[start : start + BATCH],
+        )
+    return bool(new_params or new_metrics or new_tags)
+
+
+def _finish_run(client: MlflowClient, run: Run | None, run_id: str, status: str, end_ms: int | None) -> bool:
+    if run is not None and run.info.status == status and (end_ms is None or run.info.end_time == end_ms):
+        return False
+    if status == "RUNNING":
+        client.update_run(run_id, status=status)
+    else:
+        client.set_terminated(run_id, status=status, end_time=end_ms)
+    return True
+
+
+def cell_tags(run: str, record: CellRecord) -> dict[str, str]:
+    """run, cell, job name, attempt and status, plus the error and job URL when there is one."""
+    tags = {
+        RUN_TAG: run,
+        CELL_TAG: record.cell,
+        KIND_TAG: "cell",
+        "rjobs.job_name": record.job_name,
+        "rjobs.attempt": str(record.attempt),
+        "rjobs.status": record.state,
+    }
+    if record.error:
+        tags["rjobs.error"] = record.error.strip()
+    if record.url:
+        tags["rjobs.url"] = record.url
+    return tags
+
+
+def log_sweep(
+    ledger: RunLedger,
+    records: Sequence[CellRecord],
+    *,
+    experiment: str,
+    backend: str,
+    params: Mapping[str, Any] | None = None,
+    tracking_uri: str | None = None,
+    client: MlflowClient | None = None,
+) -> TrackingResult:
+    """Create or update the sweep's parent run and one child run per record; artifacts only when changed."""
+    check_filter_value("run name", ledger.run)
+    for record in records:
+        check_filter_value("cell", record.cell)
+    tracking_uri = tracking_uri or local_tracking_uri(ledger.root)
+    client = client or make_client(tracking_uri)
+    local_store = tracking_uri.startswith("sqlite:")
+    experiment_id = ensure_experiment(client, experiment, ledger.root if local_store else None)
+    result = TrackingResult(tracking_uri, experiment_id, "")
+
+    parent = find_parent(client, ledger.run, [experiment_id])
+    starts = [r.submitted_at for r in records if r.submitted_at is not None]
+    ends = [r.ended_at for r in records if r.ended_at is not None]
+    if parent is None:
+        created = client.create_run(
+            experiment_id,
+            start_time=_millis(min(starts)) if starts else None,
+            tags={RUN_TAG: ledger.run, KIND_TAG: "sweep"},
+            run_name=ledger.run,
+        )
+        result.parent_run_id, result.created = created.info.run_id, 1
+    else:
+        result.parent_run_id = parent.info.run_id
+    parent_tags = {RUN_TAG: ledger.run, KIND_TAG: "sweep", "rjobs.backend": backend, "rjobs.cells": str(len(records))}
+    changed = _log_batch(client, parent, result.parent_run_id, dict(params or {}), {}, parent_tags)
+
+    children = find_children(client, experiment_id, result.parent_run_id) if parent is not None else {}
+    for record in records:
+        result.child_run_ids[record.cell] = _log_cell(client, ledger, record, experiment_id, result, children)
+
+    status = sweep_status([r.job_state for r in records])
+    end_ms = _millis(max(ends)) if ends else None
+    changed = _finish_run(client, parent, result.parent_run_id, status, end_ms) or changed
+    if parent is not None and changed:
+        result.updated += 1
+    return result
+
+
+def _log_cell(
+    client: MlflowClient,
+    ledger: RunLedger,
+    record: CellRecord,
+    experiment_id: str,
+    result: TrackingResult,
+    children: Mapping[str, Run],
+) -> str:
+    """One child run: params, metrics and tags as in the ledger, the outputs folder when its hash changed."""
+    child = children.get(record.cell)
+    if child is None:
+        created = client.create_run(
+            experiment_id,
+            start_time=_millis(record.submitted_at),
+            tags={PARENT_TAG: result.parent_run_id, RUN_TAG: ledger.run, CELL_TAG: record.cell, KIND_TAG: "cell"},
+            run_name=record.cell,
+        )
+        run_id = created.info.run_id
+        result.created += 1
+    else:
+        run_id = child.info.run_id
+    changed = _log_batch(client, child, run_id, record.params, record.metrics, cell_tags(ledger.run, record))
+    outputs = ledger.outputs_dir(record.cell)
+    digest = hash_tree(outputs) if any(True for _ in iter_outputs(outputs)) else ""
+    if digest and digest != (child.data.tags.get(OUTPUTS_HASH_TAG) if child is not None else None):
+        client.log_artifacts(run_id, str(outputs), artifact_path=ARTIFACT_PATH)
+        client.set_tag(run_id, OUTPUTS_HASH_TAG, digest)  # only after the upload: a failed one is retried next time
+        result.artifacts_logged += 1
+        changed = True
+    status = cell_status(record.job_state)
+    end_ms = _millis(record.ended_at) if status != "RUNNING" else None
+    changed = _finish_run(client, child, run_id, status, end_ms) or changed
+    if child is not None and changed:
+        result.updated += 1
+    return run_id
