@@ -23,6 +23,7 @@ from rjobs.ledger import RunLedger
 from rjobs.monitor import JobMonitor
 from rjobs.options import ResolvedSweep, SweepOptions, resolve
 from rjobs.sweep import CellResult, Sweep, SweepSettings
+from tasks.data import upload_data
 from tasks.environment import check_environment, stage_data, upload_code
 from tasks.jobs import run_cell
 from tasks.results import write_results
@@ -74,6 +75,24 @@ def fan_out(sweep: Sweep, limit: int) -> None:
         raise
 
 
+def upload_inputs(resolved: ResolvedSweep) -> dict[str, str]:
+    """Each local data input to `container/prefix/<input>/`; unchanged blobs are skipped by their MD5."""
+    options = resolved.options
+    assert options.upload_to is not None
+    container, _, prefix = options.upload_to.strip("/").partition("/")
+    references = {}
+    for name, spec_input in resolved.spec.inputs.items():
+        if spec_input.is_local:
+            references[name] = upload_data(
+                resolved.spec.local_path(spec_input),
+                container,
+                "/".join(p for p in (prefix, name) if p),
+                account_url=options.data_account_url,
+                datastore=options.datastore,
+            )
+    return references
+
+
 def cancel_on_hook(flow_obj: Any, flow_run: Any, state: Any) -> None:
     """Prefect's cancellation hook, when it runs; `python -m flows.cancel` covers when it doesn't."""
     sweep = ACTIVE_SWEEPS.get(flow_run.id)
@@ -90,7 +109,7 @@ def train(options: SweepOptions = SweepOptions()) -> dict[str, Any]:  # noqa: B0
     sweep = build_sweep(resolved)
     ACTIVE_SWEEPS[flow_run.id] = sweep
     try:
-        stage_data(sweep)
+        stage_data(sweep, upload_inputs(resolved) if options.upload_to else None)
         check_environment(sweep)
         upload_code(sweep)
         try:

@@ -43,6 +43,13 @@ class SweepOptions(BaseModel):
     poll_interval: float | None = Field(None, gt=0, description="seconds between status polls (backend default)")
     max_cells: int = Field(DEFAULT_MAX_CELLS, ge=1, description="refuse grids with more cells than this")
     rscript: str = Field("Rscript", description="Rscript executable for the local backend")
+    upload_to: str | None = Field(
+        None, description="container[/prefix] in Blob Storage: local data inputs are uploaded there first"
+    )
+    data_account_url: str | None = Field(
+        None, description="storage account URL for --upload-to (default: AZURE_STORAGE_CONNECTION_STRING)"
+    )
+    datastore: str | None = Field(None, description="Azure ML datastore of that container: inputs become azureml://")
     workspace_config: str | None = Field(
         None, description="Azure ML config.json (default: found upward from here, else AZURE_* variables)"
     )

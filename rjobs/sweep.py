@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -108,9 +108,13 @@ class Sweep:
                 actions[cell_id] = Action.CHECK
         return actions
 
-    def stage_data(self) -> dict[str, InputSpec]:
-        """Data inputs as jobs will see them (uploaded or checked), bound into every cell's job."""
-        self.inputs = self.backend.ensure_data(self.spec)
+    def stage_data(self, uploaded: Mapping[str, str] | None = None) -> dict[str, InputSpec]:
+        """Data inputs as jobs will see them, bound into every cell's job; remote backends read uploaded copies."""
+        spec = self.spec
+        if uploaded and self.backend.name != "local":
+            inputs = {**spec.inputs, **{name: replace(spec.inputs[name], path=ref) for name, ref in uploaded.items()}}
+            spec = replace(spec, inputs=inputs)
+        self.inputs = self.backend.ensure_data(spec)
         return self.inputs
 
     def prepare(self) -> EnvironmentInfo:

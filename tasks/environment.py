@@ -10,9 +10,9 @@ from rjobs.sweep import Sweep
 
 
 @task(name="stage-data", cache_policy=NO_CACHE)
-def stage_data(sweep: Sweep) -> list[str]:
-    """Make the job's data reachable by jobs (local paths checked, or data assets on Azure)."""
-    sweep.stage_data()
+def stage_data(sweep: Sweep, uploaded: dict[str, str] | None = None) -> list[str]:
+    """Make the job's data reachable by jobs (local paths checked, uploaded copies, or data assets on Azure)."""
+    sweep.stage_data(uploaded)
     refs = [f"{name}={spec.path}" for name, spec in sweep.inputs.items() if not spec.is_literal]
     get_run_logger().info("data inputs: %s", ", ".join(refs) or "none")
     return refs
