@@ -1,0 +1,184 @@
+"""Register the chosen cell's model: MLflow's registry locally, an Azure ML model from the job's output on Azure.
+
+Registering the same file of the same cell again finds the version made before (tag rjobs.source) instead of
+adding one, so a re-run of the flow or of `python -m flows.results --register` is safe.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from rjobs.errors import InputError
+from rjobs.ledger import OUTPUTS_DIR, CellRecord, RunLedger
+from rjobs.tracking import ARTIFACT_PATH, check_filter_value, find_cell_run, local_tracking_uri, log_sweep, make_client
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+DEFAULT_MODEL_PATH = f"{OUTPUTS_DIR}/model.rds"
+SOURCE_TAG = "rjobs.source"
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+MODEL_PATH = re.compile(r"^[A-Za-z0-9_.\-/]+$")
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model version we made or found: enough to print, tag and link to it."""
+
+    name: str
+    version: str
+    source: str
+    created: bool
+    registry: str
+
+
+def check_model_name(name: str) -> str:
+    """A name both registries accept: letter or digit first, then letters, digits, '_', '.', '-'."""
+    if not MODEL_NAME.match(name or ""):
+        raise InputError(
+            "--register",
+            repr(name),
+            "is not a model name",
+            "use a letter or digit, then letters, digits, '_', '.', '-'",
+        )
+    return name
+
+
+def check_model_path(path: str) -> str:
+    """A path inside the cell's outputs folder (the only folder that reaches MLflow and Azure's artifacts)."""
+    parts = PurePosixPath(path or "").parts
+    if not MODEL_PATH.match(path or "") or len(parts) < 2 or parts[0] != OUTPUTS_DIR or ".." in parts:
+        raise InputError(
+            "--model-path", repr(path), "is not a file under outputs/", f"give its path like {DEFAULT_MODEL_PATH}"
+        )
+    return PurePosixPath(path).as_posix()
+
+
+def source_key(run: str, cell: str, model_path: str) -> str:
+    """What makes a registration the same one: run, cell and file."""
+    return f"{run}/{cell}/{model_path}"
+
+
+def model_tags(run: str, record: CellRecord, model_path: str, extra: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """run, cell, job, source and the cell's params (as param.<name>), so a version says where it came from."""
+    tags = {
+        "rjobs.run": run,
+        "rjobs.cell": record.cell,
+        "rjobs.job_name": record.job_name,
+        SOURCE_TAG: source_key(run, record.cell, model_path),
+    }
+    tags.update({f"param.{k}": str(v) for k, v in record.params.items()})
+    tags.update({k: str(v) for k, v in (extra or {}).items()})
+    return tags
+
+
+def _check_local_file(ledger: RunLedger, record: CellRecord, model_path: str) -> None:
+    if not (ledger.cell_dir(record.cell) / model_path).is_file():
+        raise InputError(
+            ledger.cell_dir(record.cell), model_path, "is not a file of this cell", "pass --model-path with its file"
+        )
+
+
+def register_mlflow(
+    client: MlflowClient,
+    name: str,
+    ledger: RunLedger,
+    record: CellRecord,
+    child_run_id: str,
+    model_path: str = DEFAULT_MODEL_PATH,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> RegisteredModel:
+    """A version of `name` from the child run's artifact runs:/<child>/outputs/..., unless one exists already."""
+    from mlflow.exceptions import MlflowException
+
+    name, model_path = check_model_name(name), check_model_path(model_path)
+    _check_local_file(ledger, record, model_path)
+    key = check_filter_value("model source", source_key(ledger.run, record.cell, model_path))
+    found = client.search_model_versions(f"name = '{name}' and tags.`{SOURCE_TAG}` = '{key}'")
+    if found:
+        first = min(found, key=lambda v: int(v.version))
+        return RegisteredModel(name, str(first.version), first.source, False, "mlflow")
+    try:
+        client.create_registered_model(name, description="Registered by r-azure-ml from a sweep's best cell")
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    artifact = PurePosixPath(model_path).relative_to(OUTPUTS_DIR).as_posix()
+    source = f"runs:/{child_run_id}/{ARTIFACT_PATH}/{artifact}"
+    tags = model_tags(ledger.run, record, model_path, extra_tags)
+    version = client.create_model_version(name, source, run_id=child_run_id, tags=tags, await_creation_for=0)
+    return RegisteredModel(name, str(version.version), source, True, "mlflow")
+
+
+def register_local(
+    name: str,
+    ledger: RunLedger,
+    record: CellRecord,
+    records: Sequence[CellRecord],
+    *,
+    experiment: str,
+    model_path: str = DEFAULT_MODEL_PATH,
+    tracking_uri: str | None = None,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> RegisteredModel:
+    """Register from the cell's child run in the local store, logging the sweep first if it never was."""
+    name, model_path = check_model_name(name), check_model_path(model_path)
+    _check_local_file(ledger, record, model_path)
+    uri = tracking_uri or local_tracking_uri(ledger.root)
+    client = make_client(uri)
+    child = find_cell_run(client, ledger.run, record.cell)
+    if child is not None:
+        run_id = child.info.run_id
+    else:
+        logged = log_sweep(ledger, records, experiment=experiment, backend="local", tracking_uri=uri, client=client)
+        run_id = logged.child_run_ids[record.cell]
+    return register_mlflow(client, name, ledger, record, run_id, model_path, extra_tags)
+
+
+def azure_output_uri(job_name: str, model_path: str) -> str:
+    """The file in the job's default artifacts output, as Azure ML addresses it for a model path."""
+    return f"azureml://jobs/{job_name}/outputs/artifacts/paths/{model_path}"
+
+
+def register_azureml(
+    models: Any,
+    name: str,
+    ledger: RunLedger,
+    record: CellRecord,
+    model_path: str = DEFAULT_MODEL_PATH,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> RegisteredModel:
+    """An Azure ML custom_model version pointing at the cell's job output (ml_client.models), unless one exists."""
+    from azure.ai.ml.constants import AssetTypes
+    from azure.ai.ml.entities import Model
+    from azure.core.exceptions import ResourceNotFoundError
+
+    name, model_path = check_model_name(name), check_model_path(model_path)
+    if not record.job_name:
+        raise InputError(ledger.cell_dir(record.cell), "job_name", "is empty", "re-run the sweep so the cell has a job")
+    if ledger.outputs_dir(record.cell).is_dir():
+        _check_local_file(ledger, record, model_path)
+    key = source_key(ledger.run, record.cell, model_path)
+    try:
+        existing = list(models.list(name=name))
+    except ResourceNotFoundError:
+        existing = []
+    for model in existing:
+        if (model.tags or {}).get(SOURCE_TAG) == key:
+            return RegisteredModel(name, str(model.version), str(model.path), False, "azureml")
+    numbers = [int(m.version) for m in existing if str(m.version).isdigit()]
+    path = azure_output_uri(record.job_name, model_path)
+    model = Model(
+        name=name,
+        version=str(max(numbers, default=0) + 1),
+        path=path,
+        type=AssetTypes.CUSTOM_MODEL,
+        description=f"Best cell {record.cell} of sweep {ledger.run} (r-azure-ml)",
+        tags=model_tags(ledger.run, record, model_path, extra_tags),
+    )
+    made = models.create_or_update(model)
+    return RegisteredModel(name, str(made.version), path, True, "azureml")
