@@ -1,12 +1,25 @@
-"""Command-line options generated from SweepOptions, so the CLI and the Prefect form never drift."""
+"""`python -m flows.train`: flags generated from SweepOptions (so CLI and Prefect form never drift), validation,
+dry run and YAML emission without importing Prefect, then the flow, the table and the exit code."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
+import sys
 import typing
+from pathlib import Path
 from typing import Any
 
-from rjobs.options import SweepOptions
+from rjobs.backends import make_backend
+from rjobs.errors import InputError
+from rjobs.ledger import RunLedger
+from rjobs.monitor import JobMonitor
+from rjobs.options import ResolvedSweep, SweepOptions, resolve
+from rjobs.sweep import Sweep, SweepSettings
+
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
+DESCRIPTION = "Fan an R job out over a parameter grid as Azure ML command jobs (or local Rscript), one results table."
 
 UI_ONLY = frozenset({"grid_values"})
 
@@ -44,3 +57,141 @@ def options_from_args(namespace: argparse.Namespace) -> SweepOptions:
     """Only the flags the user gave override the model's defaults."""
     given: dict[str, Any] = {k: v for k, v in vars(namespace).items() if v is not None}
     return SweepOptions(**given)
+
+
+def print_plan(resolved: ResolvedSweep) -> None:
+    """--dry-run: every cell, what would happen to it and the exact command, without running anything."""
+    from rjobs.backends.local import LocalBackend
+
+    backend = make_backend(resolved)
+    settings = SweepSettings(run=resolved.run, retries=resolved.options.retries)
+    sweep = Sweep(
+        resolved.spec,
+        resolved.cells,
+        backend,
+        RunLedger(resolved.results_root, resolved.run),
+        settings,
+        JobMonitor(backend),
+    )
+    if isinstance(backend, LocalBackend):
+        sweep.stage_data()
+        for warning in backend.ensure_environment(resolved.spec).warnings:
+            print(f"warning: {warning}")
+    actions = sweep.plan()
+    print(f"run {resolved.run}: {len(resolved.cells)} cell(s) on {backend.name}, results in {sweep.ledger.run_dir}")
+    for cell_id, action in actions.items():
+        job = sweep.cell_job(sweep.cells[cell_id], 1)
+        print(f"  {cell_id} [{action}] {json.dumps(dict(job.params), ensure_ascii=False)}")
+        print(f"    {plan_command(sweep, job)}")
+
+
+def plan_command(sweep: Sweep, job: Any) -> str:
+    """The command as the backend would run it: argv joined with shell quoting for display."""
+    import shlex
+
+    from rjobs.command import format_value, render_argv
+
+    values = {
+        name: format_value(spec.value) if spec.is_literal else str(spec.path)
+        for name, spec in job.inputs.items()
+        if spec.is_literal or spec.path is not None
+    }
+    for name, spec in job.inputs.items():
+        if spec.is_local:
+            values[name] = str(sweep.spec.local_path(spec))
+    outputs = {name: f"outputs/{name}" for name in sweep.spec.outputs}
+    return shlex.join(render_argv(sweep.spec, values, outputs))
+
+
+def emit_yaml(resolved: ResolvedSweep, folder: Path) -> list[Path]:
+    """One command-job YAML per cell for `az ml job create -f`: the n YAML files, meta-programmed."""
+    from rjobs.backends.azureml_jobs import emit_job_yaml
+    from rjobs.backends.local import LocalBackend
+
+    environment = resolved.spec.environment
+    if not isinstance(environment, str):
+        raise InputError(resolved.spec.source, "environment", "is not a reference", "use azureml:<name>@latest")
+    backend = LocalBackend(check_packages=False)
+    sweep = Sweep(
+        resolved.spec,
+        resolved.cells,
+        backend,
+        RunLedger(resolved.results_root, resolved.run),
+        SweepSettings(run=resolved.run),
+        JobMonitor(backend),
+    )
+    return [
+        emit_job_yaml(sweep.cell_job(cell, 1), environment, None, folder / f"{resolved.run}-{cell_id}.yml")
+        for cell_id, cell in sweep.cells.items()
+    ]
+
+
+def print_table(run_dir: Path) -> None:
+    """The summary table, short enough for a terminal: status, attempt, params and metrics."""
+    import pandas as pd
+
+    table = pd.read_csv(run_dir / "summary.csv", dtype=str, keep_default_na=False)
+    shown = table.drop(columns=["job_name", "error"]).rename(columns=lambda c: c.split(".", 1)[-1])
+    print(shown.to_string(index=False, max_colwidth=40))
+    for _, row in table[table["status"] != "Completed"].iterrows():
+        print(f"\n{row['cell']} {row['status']}: {row['error'] or '-'}")
+
+
+def _raise_interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Validate everything first (exit 2 on bad input), run the flow, print the table, exit 0/1/130."""
+    parser = build_parser("python -m flows.train", DESCRIPTION)
+    try:
+        options = options_from_args(parser.parse_args(argv))
+        resolved = resolve(options)
+        if options.dry_run:
+            print_plan(resolved)
+            return EXIT_OK
+        if options.emit_yaml:
+            written = emit_yaml(resolved, Path(options.emit_yaml))
+            print(f"wrote {len(written)} job YAML file(s) to {options.emit_yaml}; submit each with az ml job create -f")
+            return EXIT_OK
+        if options.backend == "local":
+            backend = make_backend(resolved)
+            backend.ensure_data(resolved.spec)
+            backend.ensure_environment(resolved.spec)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from flows.train import train
+
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        state = train(options, return_state=True)
+    except KeyboardInterrupt:
+        print("cancelled: in-flight jobs were cancelled; re-run with the same --run-name to continue", file=sys.stderr)
+        return EXIT_CANCELLED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    run_dir = Path(options.results).resolve() / resolved.run
+    if state.is_failed() or state.is_crashed():
+        error = state.result(raise_on_failure=False)
+        if isinstance(error, InputError):
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if not (run_dir / "run.json").is_file():
+            print(f"error: the flow failed: {error}", file=sys.stderr)
+            return EXIT_FAILED_CELLS
+    if state.is_cancelled():
+        return EXIT_CANCELLED
+    summary = json.loads((run_dir / "run.json").read_text())
+    print_table(run_dir)
+    print(
+        f"\nrun {summary['run']}: {summary['completed']}/{summary['cells']} completed, {summary['failed']} failed, "
+        f"{summary['cancelled']} cancelled; submitted {summary['submitted']}, reused {summary['reused']}"
+    )
+    print(f"results: {run_dir / 'summary.csv'}")
+    if summary["cancelled"]:
+        return EXIT_CANCELLED
+    return EXIT_OK if summary["failed"] == 0 and summary["completed"] == summary["cells"] else EXIT_FAILED_CELLS
