@@ -568,6 +568,17 @@ class AzureMLBackend:
             )
         return results
 
+    def jobs_of_run(self, run: str) -> list[JobHandle]:
+        """Every job carrying the run's property: flows.cancel finds jobs the ledger missed (crash after create)."""
+        pages = self.ml_client.jobs.list(properties=f"{RUN_PROPERTY}={run}").by_page()
+        handles: list[JobHandle] = []
+        for _ in range(self.max_list_pages):
+            page = self._next_page(pages)
+            if page is None:
+                break
+            handles.extend(self._handle(job) for job in page if job is not None)
+        return handles
+
     def _list_run(self, run: str, wanted: set[str]) -> Iterator[Any]:
         """Jobs of one run from jobs.list filtered by our run property; stops once every wanted job is seen."""
         pager = self.ml_client.jobs.list(properties=f"{RUN_PROPERTY}={run}")

@@ -149,3 +149,11 @@ def test_cancel_does_not_wait(fake: FakeMLClient, clock: FakeClock, prepared, sp
     backend.cancel(handle)
     backend.cancel(JobHandle("gone-c000", backend.name))
     assert fake.names("jobs.begin_cancel") == [handle.job_name, handle.job_name, "gone-c000"]
+
+
+def test_jobs_of_run_lists_every_job_of_the_run_and_only_those(prepared, spec, cell_job) -> None:
+    backend, data = prepared
+    ours = submit_cells(backend, spec, cell_job, data, 3, run="one")
+    submit_cells(backend, spec, cell_job, data, 2, run="two")
+    assert {h.job_name for h in backend.jobs_of_run("one")} == {h.job_name for h in ours}
+    assert all(h.data["run"] == "one" for h in backend.jobs_of_run("one"))
