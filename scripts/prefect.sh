@@ -25,7 +25,9 @@ case "${1:-}" in
         fi
         ;;
     deploy)
-        exec "$PREFECT" --no-prompt deploy --all
+        # Unset, the pull step's {{ $R_AZURE_ML_DIR }} is stored as is and read on the worker at run time;
+        # set, `prefect deploy` would bake this machine's value into the deployments.
+        exec env -u R_AZURE_ML_DIR "$PREFECT" --no-prompt deploy --all
         ;;
     worker)
         # prefect.yaml's pull step enters this directory when a flow run starts.
