@@ -27,7 +27,7 @@ class NoEligibleCellError(Exception):
         if completed == 0:
             detail = "no cell completed"
         else:
-            detail = f"{lacking} of {completed} completed cell(s) lacked it or had no finite value"
+            detail = f"{lacking} of {completed} completed cell(s) had no value for it"  # NaN counts as none
         seen = f"; metrics seen: {', '.join(known)}" if known else ""
         super().__init__(f"no cell to select by metric {metric!r}: {detail}{seen}")
 

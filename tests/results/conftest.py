@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,12 +90,26 @@ class Store:
 
 
 @pytest.fixture(scope="session")
-def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """A results root with its mlflow.db created once; tests use their own run and model names in it."""
-    from rjobs.tracking import local_tracking_uri, make_client
+def mlflow_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """A results root with its mlflow.db; tests use their own run and model names in it.
+
+    Creating the tables (Alembic migrations) takes 2-10 s, so a migrated empty store is kept in pytest's cache,
+    per MLflow version, and copied: later sessions open theirs in a fraction of a second.
+    """
+    import mlflow
+
+    from rjobs.tracking import STORE_FILE, local_tracking_uri, make_client
 
     root = tmp_path_factory.mktemp("results")
+    cache = getattr(request.config, "cache", None)
+    template = cache.mkdir(f"mlflow-store-{mlflow.__version__}") / STORE_FILE if cache is not None else None
+    if template is not None and template.is_file():
+        shutil.copyfile(template, root / STORE_FILE)
     uri = local_tracking_uri(root)
     client = make_client(uri)
-    client.search_experiments()  # creates the tables now, not in the first test
+    client.search_experiments()  # creates the tables now if the copy was not there, not in the first test
+    if template is not None and not template.is_file():
+        partial = template.with_suffix(".tmp")
+        shutil.copyfile(root / STORE_FILE, partial)
+        os.replace(partial, template)
     yield Store(root, uri, client)

@@ -1,0 +1,159 @@
+"""Look at a finished sweep again: print its table, re-select the best cell, redraw the plot, register the model.
+
+`python -m flows.results --run NAME [--select rmse:min] [--register NAME]`; no Prefect needed (engine only).
+Exit codes: 0 ok, 1 no completed cell has the metric, 2 bad input (unknown run, bad --select, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rjobs.errors import InputError
+from rjobs.ledger import CellRecord, RunLedger
+from rjobs.registry import DEFAULT_MODEL_PATH, check_model_name, check_model_path
+from rjobs.selection import NoEligibleCellError, Objective, parse_objective, select_best
+
+EXIT_OK, EXIT_NO_ELIGIBLE, EXIT_BAD_INPUT = 0, 1, 2
+HIDDEN_COLUMNS = ("job_name", "error")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m flows.results", description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="run name (a folder under --results)")
+    parser.add_argument("--results", default="results", help="results folder (default: results)")
+    parser.add_argument("--select", metavar="METRIC:min|max", help="pick the best completed cell, e.g. rmse:min")
+    parser.add_argument("--register", metavar="NAME", help="register the best cell's model under NAME (needs --select)")
+    parser.add_argument(
+        "--model-path", default=DEFAULT_MODEL_PATH, help=f"the model file in a cell (default: {DEFAULT_MODEL_PATH})"
+    )
+    parser.add_argument(
+        "--backend", choices=("local", "azureml"), help="registry to use (default: the backend the sweep ran on)"
+    )
+    parser.add_argument(
+        "--experiment", help="MLflow experiment if the sweep was never logged (default: run.json's, else rjobs)"
+    )
+    parser.add_argument("--tracking-uri", help="MLflow store for local registration (default: <results>/mlflow.db)")
+    parser.add_argument(
+        "--workspace-config", help="Azure ML config.json (default: found upward from here, else AZURE_* variables)"
+    )
+    parser.add_argument("--no-plot", action="store_true", help="do not redraw <metric>_by_param.png")
+    return parser
+
+
+def available_runs(root: Path) -> list[str]:
+    """Folders of the results root that hold a finished sweep's summary.csv."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "summary.csv").is_file())
+
+
+def open_run(results: str | Path, run: str) -> RunLedger:
+    """The run's ledger, or an InputError naming the results folder and the runs it does hold."""
+    ledger = RunLedger(results, run)
+    if ledger.summary_path.is_file():
+        return ledger
+    runs = available_runs(ledger.root)
+    fix = f"pick one of: {', '.join(runs)}" if runs else "run a sweep first (python -m flows.train)"
+    if ledger.run_dir.is_dir():
+        raise InputError(ledger.run_dir, None, "has no summary.csv (the sweep never finished)", fix)
+    raise InputError(ledger.root, None, f"has no run {run!r}", fix)
+
+
+def format_table(ledger: RunLedger, best: str | None = None) -> str:
+    """summary.csv for a terminal: no job names or errors, short column names, metrics to 4 significant digits."""
+    import pandas as pd
+
+    table = pd.read_csv(ledger.summary_path, keep_default_na=False, na_values=[""], converters={"error": str})
+    shown = table.drop(columns=[c for c in HIDDEN_COLUMNS if c in table.columns])
+    shown = shown.rename(columns=lambda c: c.split(".", 1)[-1])
+    if best is not None:
+        shown.insert(0, "best", ["*" if cell == best else "" for cell in table["cell"]])
+    text = shown.to_string(index=False, max_colwidth=40, na_rep="-", float_format=lambda v: f"{v:.4g}")
+    notes = [
+        f"{row['cell']} {row['status']}: {row.get('error') or '-'}"
+        for _, row in table.iterrows()
+        if row["status"] != "Completed"
+    ]
+    return "\n".join([text, *(["", *notes] if notes else [])])
+
+
+def run_info(ledger: RunLedger) -> dict[str, Any]:
+    try:
+        data = json.loads(ledger.run_json_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def register(
+    args: argparse.Namespace, ledger: RunLedger, objective: Objective, best: CellRecord, records: list[CellRecord]
+) -> str:
+    """Register the best cell's model in the sweep's backend registry; the line to print about it."""
+    info = run_info(ledger)
+    backend = args.backend or info.get("backend") or "local"
+    tags = {"rjobs.objective": str(objective), f"metric.{objective.metric}": best.metrics[objective.metric]}
+    if backend == "azureml":
+        from rjobs.azure_workspace import make_ml_client
+        from rjobs.registry import register_azureml
+
+        models = make_ml_client(args.workspace_config).models
+        made = register_azureml(models, args.register, ledger, best, args.model_path, tags)
+    else:
+        from rjobs.backends.azureml_jobs import DEFAULT_EXPERIMENT
+        from rjobs.registry import register_local
+
+        experiment = args.experiment or info.get("experiment") or DEFAULT_EXPERIMENT
+        made = register_local(
+            args.register,
+            ledger,
+            best,
+            records,
+            experiment=experiment,
+            model_path=args.model_path,
+            tracking_uri=args.tracking_uri,
+            extra_tags=tags,
+        )
+    state = "registered" if made.created else "already registered (no new version)"
+    return f"model {made.name} version {made.version} {state}: {made.source}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the table; with --select also the best cell, the plot and (with --register) the model version."""
+    args = build_parser().parse_args(argv)
+    try:
+        ledger = open_run(args.results, args.run)
+        objective = parse_objective(args.select) if args.select else None
+        if args.register:
+            if objective is None:
+                raise InputError("--register", args.register, "needs a cell to register", "add --select METRIC:min|max")
+            check_model_name(args.register)
+            check_model_path(args.model_path)
+        records = ledger.records()
+        best = select_best(records, objective) if objective else None
+        print(format_table(ledger, best.cell if best else None))
+        if objective is None or best is None:
+            return EXIT_OK
+        params = ", ".join(f"{k}={v}" for k, v in best.params.items())
+        print(f"\nbest by {objective}: {best.cell} ({params}) {objective.metric}={best.metrics[objective.metric]:.6g}")
+        if not args.no_plot:
+            from rjobs.plots import plot_metric_by_param
+
+            print(f"plot: {plot_metric_by_param(ledger, records, objective)}")
+        if args.register:
+            print(register(args, ledger, objective, best, records))
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except NoEligibleCellError as exc:
+        print(format_table(ledger))
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_ELIGIBLE
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
