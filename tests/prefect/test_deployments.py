@@ -175,8 +175,8 @@ def test_every_cell_and_every_stage_is_a_recorded_task_run(deployed: Deployed) -
         )
     names = [t.name for t in task_runs]
     assert sorted(n for n in names if n.startswith("cell-")) == sorted(cells)
-    stages = sorted(n.rsplit("-", 1)[0] for n in names if not n.startswith("cell-"))
-    assert stages == ["check-environment", "stage-data", "upload-code", "write-results"]
+    stages = {n.rsplit("-", 1)[0] for n in names if not n.startswith("cell-")}  # later stages may be added
+    assert {"stage-data", "check-environment", "upload-code", "write-results"} <= stages
     assert all(t.state is not None and t.state.is_completed() for t in task_runs), [t.state for t in task_runs]
 
 
