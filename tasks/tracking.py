@@ -1,0 +1,162 @@
+"""Prefect tasks that make a finished sweep actionable: MLflow runs, the best cell, its model and a plot."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from rjobs.ledger import CellRecord
+from rjobs.plots import plot_metric_by_param
+from rjobs.registry import DEFAULT_MODEL_PATH, RegisteredModel, register_azureml, register_local
+from rjobs.selection import parse_objective, select_best
+from rjobs.sweep import Sweep
+from rjobs.tracking import TrackingResult, azure_tracking_uri, experiment_for, fixed_params, log_sweep
+from tasks.results import artifact_key
+
+MAX_EMBEDDED_PNG = 300_000
+
+
+def sweep_records(sweep: Sweep) -> list[CellRecord]:
+    """This sweep's cells as the ledger has them (cells never run get an empty record)."""
+    return [sweep.ledger.load(cell_id) or CellRecord(cell_id, dict(c.params)) for cell_id, c in sweep.cells.items()]
+
+
+@task(name="log-to-mlflow", cache_policy=NO_CACHE)
+def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResult:
+    """Parent run + a child run per cell from the ledger; local sqlite store, or the workspace's MLflow on Azure."""
+    if tracking_uri is None and sweep.backend.name == "azureml":
+        tracking_uri = azure_tracking_uri(sweep.backend.ml_client)  # type: ignore[attr-defined]
+    result = log_sweep(
+        sweep.ledger,
+        sweep_records(sweep),
+        experiment=experiment_for(sweep.spec),
+        backend=sweep.backend.name,
+        params=fixed_params(sweep.spec, sweep.grid_keys),
+        tracking_uri=tracking_uri,
+    )
+    get_run_logger().info(
+        "MLflow %s: parent run %s, %d run(s) created, %d updated, %d artifact folder(s) logged",
+        result.tracking_uri,
+        result.parent_run_id,
+        result.created,
+        result.updated,
+        result.artifacts_logged,
+    )
+    return result
+
+
+@task(name="plot-sweep", cache_policy=NO_CACHE)
+def plot_sweep(sweep: Sweep, select: str) -> Path:
+    """results/<run>/<metric>_by_param.png for the chosen metric (grid order from summary.csv, so run it after)."""
+    path = plot_metric_by_param(sweep.ledger, sweep_records(sweep), select)
+    get_run_logger().info("plot: %s", path)
+    return path
+
+
+@task(name="select-and-register", cache_policy=NO_CACHE)
+def select_and_register(
+    sweep: Sweep,
+    select: str,
+    register: str | None = None,
+    model_path: str = DEFAULT_MODEL_PATH,
+    tracking: TrackingResult | None = None,
+    plot: Path | None = None,
+) -> dict[str, Any]:
+    """Best cell (NoEligibleCellError when none), its model registered if asked, and a markdown artifact."""
+    logger = get_run_logger()
+    objective = parse_objective(select)
+    records = sweep_records(sweep)
+    best = select_best(records, objective)
+    assert best is not None
+    registered = None
+    if register:
+        tags = {"rjobs.objective": str(objective), f"metric.{objective.metric}": best.metrics[objective.metric]}
+        if sweep.backend.name == "azureml":
+            models = sweep.backend.ml_client.models  # type: ignore[attr-defined]
+            registered = register_azureml(models, register, sweep.ledger, best, model_path, tags)
+        else:
+            registered = register_local(
+                register,
+                sweep.ledger,
+                best,
+                records,
+                experiment=experiment_for(sweep.spec),
+                model_path=model_path,
+                tracking_uri=tracking.tracking_uri if tracking else None,
+                extra_tags=tags,
+            )
+        verb = "registered" if registered.created else "already registered as"
+        logger.info("cell %s %s model %s version %s", best.cell, verb, registered.name, registered.version)
+    create_markdown_artifact(
+        markdown=best_markdown(sweep.settings.run, str(objective), best, registered, tracking, plot),
+        key=artifact_key(sweep.settings.run, "best"),
+        description=f"Sweep {sweep.settings.run}: best cell by {objective}",
+    )
+    logger.info("best cell by %s: %s (%s=%.6g)", objective, best.cell, objective.metric, best.metrics[objective.metric])
+    return selection_summary(best, registered)
+
+
+def selection_summary(best: CellRecord, registered: RegisteredModel | None) -> dict[str, Any]:
+    """What the flow returns about the choice, JSON-friendly."""
+    summary: dict[str, Any] = {"cell": best.cell, "params": dict(best.params), "metrics": dict(best.metrics)}
+    if registered is not None:
+        summary["model"] = {"name": registered.name, "version": registered.version, "source": registered.source}
+    return summary
+
+
+def png_data_uri(path: Path, limit: int = MAX_EMBEDDED_PNG) -> str | None:
+    """The PNG inline as a data: URI, or None when it is too big to put in an artifact."""
+    data = path.read_bytes()
+    if len(data) > limit:
+        return None
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _table(title: str, values: Mapping[str, Any]) -> list[str]:
+    rows = [f"| `{k}` | {v:.6g} |" if isinstance(v, float) else f"| `{k}` | `{v}` |" for k, v in values.items()]
+    return [f"| {title} | value |", "|---|---|", *rows, ""]
+
+
+def best_markdown(
+    run: str,
+    select: str,
+    best: CellRecord,
+    registered: RegisteredModel | None,
+    tracking: TrackingResult | None,
+    plot: Path | None,
+) -> str:
+    """The best cell with its params and metrics, the registered model, the MLflow runs and the plot inline."""
+    metric = parse_objective(select).metric
+    lines = [
+        f"# Best cell of `{run}` by `{select}`",
+        "",
+        f"Cell **`{best.cell}`** (job `{best.job_name}`): `{metric}` = {best.metrics[metric]:.6g}",
+        "",
+        *_table("param", best.params),
+        *_table("metric", dict(sorted(best.metrics.items()))),
+    ]
+    if registered is not None:
+        state = "new version" if registered.created else "existing version, unchanged"
+        lines += [
+            f"Model: **`{registered.name}`** version **{registered.version}** ({state}) in {registered.registry}, "
+            f"from `{registered.source}`",
+            "",
+        ]
+    if tracking is not None:
+        child = tracking.child_run_ids.get(best.cell, "-")
+        lines += [
+            f"MLflow: `{tracking.tracking_uri}`, experiment id `{tracking.experiment_id}`, "
+            f"parent run `{tracking.parent_run_id}`, this cell's run `{child}`",
+            "",
+        ]
+    if plot is not None and plot.is_file():
+        uri = png_data_uri(plot)
+        lines.append(f"![{metric} by parameter]({uri})" if uri else f"Plot (too big to embed): `{plot}`")
+        lines.append("")
+    return "\n".join(lines)
