@@ -121,11 +121,23 @@ def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | Non
     return experiment.experiment_id
 
 
+def all_experiment_ids(client: MlflowClient) -> list[str]:
+    """Every active experiment of the store, page by page."""
+    ids: list[str] = []
+    token = None
+    while True:
+        page = client.search_experiments(max_results=1000, page_token=token)
+        ids += [e.experiment_id for e in page]
+        token = page.token
+        if not token:
+            return ids
+
+
 def find_parent(client: MlflowClient, run: str, experiment_ids: Sequence[str] | None = None) -> Run | None:
     """The sweep's parent run by tag (the oldest, if a race ever made two), in the given or every experiment."""
     check_filter_value("run name", run)
     if experiment_ids is None:
-        experiment_ids = [e.experiment_id for e in client.search_experiments()]
+        experiment_ids = all_experiment_ids(client)
     if not experiment_ids:
         return None
     found = client.search_runs(
@@ -278,10 +290,22 @@ def log_sweep(
     tracking_uri = tracking_uri or local_tracking_uri(ledger.root)
     client = client or make_client(tracking_uri)
     local_store = tracking_uri.startswith("sqlite:")
-    experiment_id = ensure_experiment(client, experiment, ledger.root if local_store else None)
+    existing = client.get_experiment_by_name(experiment)
+    parent = find_parent(client, ledger.run, [existing.experiment_id]) if existing is not None else None
+    parent = parent or find_parent(client, ledger.run)  # a sweep stays where it was first logged: never two parents
+    if parent is None:
+        experiment_id = ensure_experiment(client, experiment, ledger.root if local_store else None)
+    else:
+        experiment_id = parent.info.experiment_id
+        if existing is None or existing.experiment_id != experiment_id:
+            log.warning(
+                "sweep %s is already logged in experiment id %s, not %r: updating it there",
+                ledger.run,
+                experiment_id,
+                experiment,
+            )
     result = TrackingResult(tracking_uri, experiment_id, "")
 
-    parent = find_parent(client, ledger.run, [experiment_id])
     starts = [r.submitted_at for r in records if r.submitted_at is not None]
     ends = [r.ended_at for r in records if r.ended_at is not None]
     if parent is None:

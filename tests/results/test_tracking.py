@@ -132,12 +132,20 @@ def test_failed_and_retried_cells(mlflow_store: Store) -> None:
     assert mlflow_store.client.get_run(result.parent_run_id).info.status == "FINISHED"
 
 
-def test_same_run_under_another_experiment_gets_its_own_parent(mlflow_store: Store, tmp_path: Path) -> None:
+def test_a_sweep_stays_in_the_experiment_it_was_first_logged_in(
+    mlflow_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     ledger, records = build_ledger(mlflow_store.root, "track-d", [Cell("a", {"seed": 1}, metrics={"m": 1.0})])
     first = log_sweep(ledger, records, experiment="track-exp-d1", backend="local")
     second = log_sweep(ledger, records, experiment="track-exp-d2", backend="local")
-    assert first.experiment_id != second.experiment_id
-    assert first.parent_run_id != second.parent_run_id  # a parent is looked up in its own experiment
+    assert (second.experiment_id, second.parent_run_id, second.child_run_ids) == (
+        first.experiment_id,
+        first.parent_run_id,
+        first.child_run_ids,
+    )
+    assert second.created == 0
+    assert mlflow_store.client.get_experiment_by_name("track-exp-d2") is None
+    assert "already logged in experiment id" in caplog.text
 
 
 # (state, child status)
