@@ -107,6 +107,7 @@ def build_figure(
         ax.grid(axis="y", alpha=0.3)
         if index == 0:
             ax.set_ylabel(f"{chosen.metric} ({chosen.goal} is best)")
+    fig.align_xlabels(axes)  # wrapped tick labels in one panel must not push only its axis label down
     completed = sum(1 for r in records if r.job_state == JobState.COMPLETED)
     value = next(v for r, v in points if r.cell == best.cell)  # type: ignore[union-attr]
     fig.suptitle(
