@@ -30,8 +30,6 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tasks.results import artifact_key
 
-pytestmark = pytest.mark.slow
-
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = REPO / ".venv" / "bin" / "prefect"
 POOL = "r-azure-ml-process"
@@ -155,6 +153,7 @@ def summary_rows(deployed: Deployed) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_the_run_completes_in_the_clone_with_its_results_there(deployed: Deployed) -> None:
     rows = summary_rows(deployed)
     assert sorted((r["param.model"], r["param.seed"]) for r in rows) == [("lm", "1"), ("lm", "2")]
@@ -167,6 +166,7 @@ def test_the_run_completes_in_the_clone_with_its_results_there(deployed: Deploye
         assert flow_run.parameters["options"]["grid_values"] == GRID
 
 
+@pytest.mark.slow
 def test_every_cell_and_every_stage_is_a_recorded_task_run(deployed: Deployed) -> None:
     cells = {f"cell-{r['cell']}" for r in summary_rows(deployed)}
     with api_client(deployed.api_url) as client:
@@ -180,6 +180,7 @@ def test_every_cell_and_every_stage_is_a_recorded_task_run(deployed: Deployed) -
     assert all(t.state is not None and t.state.is_completed() for t in task_runs), [t.state for t in task_runs]
 
 
+@pytest.mark.slow
 def test_the_summary_table_and_markdown_artifacts_are_attached(deployed: Deployed) -> None:
     with api_client(deployed.api_url) as client:
         artifacts = client.read_artifacts(
@@ -194,6 +195,7 @@ def test_the_summary_table_and_markdown_artifacts_are_attached(deployed: Deploye
     assert f"Sweep `{deployed.run_name}`" in str(summary.data)
 
 
+@pytest.mark.slow
 def test_nightly_retrain_has_its_schedule_limit_and_parameters(deployed: Deployed) -> None:
     with api_client(deployed.api_url) as client:
         nightly = client.read_deployment_by_name("train/nightly-retrain")
