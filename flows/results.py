@@ -14,7 +14,7 @@ from typing import Any
 
 from rjobs.errors import InputError
 from rjobs.ledger import CellRecord, RunLedger
-from rjobs.registry import DEFAULT_MODEL_PATH, check_model_name, check_model_path
+from rjobs.registry import DEFAULT_MODEL_PATH, check_result_options
 from rjobs.selection import NoEligibleCellError, Objective, parse_objective, select_best
 
 EXIT_OK, EXIT_NO_ELIGIBLE, EXIT_BAD_INPUT = 0, 1, 2
@@ -126,12 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         ledger = open_run(args.results, args.run)
+        check_result_options(args.select, args.register, args.model_path)
         objective = parse_objective(args.select) if args.select else None
-        if args.register:
-            if objective is None:
-                raise InputError("--register", args.register, "needs a cell to register", "add --select METRIC:min|max")
-            check_model_name(args.register)
-            check_model_path(args.model_path)
         records = ledger.records()
         best = select_best(records, objective) if objective else None
         print(format_table(ledger, best.cell if best else None))

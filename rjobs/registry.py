@@ -58,6 +58,19 @@ def check_model_path(path: str) -> str:
     return PurePosixPath(path).as_posix()
 
 
+def check_result_options(select: str | None, register: str | None, model_path: str = DEFAULT_MODEL_PATH) -> None:
+    """--select, --register and --model-path checked together before a sweep runs, so a typo costs no job."""
+    from rjobs.selection import parse_objective
+
+    if select is not None:
+        parse_objective(select)
+    if register is not None:
+        if select is None:
+            raise InputError("--register", register, "needs a cell to register", "add --select METRIC:min|max")
+        check_model_name(register)
+        check_model_path(model_path)
+
+
 def source_key(run: str, cell: str, model_path: str) -> str:
     """What makes a registration the same one: run, cell and file."""
     return f"{run}/{cell}/{model_path}"

@@ -56,14 +56,19 @@ def local_tracking_uri(results_root: str | Path) -> str:
     return f"sqlite:///{(Path(results_root).resolve() / STORE_FILE).as_posix()}"
 
 
-def azure_tracking_uri(ml_client: Any) -> str:
-    """The workspace's MLflow URI; needs azureml-mlflow at run time, so a missing package is one clear line."""
+def require_azureml_mlflow() -> None:
+    """MLflow reaches a workspace only through the azureml-mlflow plugin: say so in one line, before any job runs."""
     try:
         import azureml.mlflow  # noqa: F401  (registers the azureml:// tracking store with MLflow)
     except ImportError:
         raise InputError(
             None, "azureml-mlflow", "is not installed but logging to Azure ML's MLflow needs it", AZURE_EXTRA_FIX
         ) from None
+
+
+def azure_tracking_uri(ml_client: Any) -> str:
+    """The workspace's MLflow URI (needs azureml-mlflow at run time)."""
+    require_azureml_mlflow()
     return ml_client.workspaces.get(ml_client.workspace_name).mlflow_tracking_uri
 
 

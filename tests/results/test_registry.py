@@ -13,6 +13,7 @@ from rjobs.registry import (
     azure_output_uri,
     check_model_name,
     check_model_path,
+    check_result_options,
     register_azureml,
     register_local,
     register_mlflow,
@@ -225,3 +226,24 @@ def test_azure_refuses_a_file_the_collected_outputs_lack(tmp_path: Path) -> None
     with pytest.raises(InputError, match=r"outputs/nope\.rds"):
         register_azureml(models, "m", ledger, records[0], model_path="outputs/nope.rds")
     assert models.calls == []
+
+
+# (select, register, model path, error match or None)
+OPTION_CASES = [
+    (None, None, "outputs/model.rds", None),
+    ("rmse:min", None, "anything", None),  # the path matters only when registering
+    ("rmse:min", "penguins", "outputs/model.rds", None),
+    ("rmse", None, "outputs/model.rds", r"^--select: "),
+    (None, "penguins", "outputs/model.rds", r"^--register: penguins: needs a cell to register; add --select"),
+    ("rmse:min", "bad name", "outputs/model.rds", r"^--register: 'bad name': is not a model name"),
+    ("rmse:min", "penguins", "model.rds", r"^--model-path: "),
+]
+
+
+@pytest.mark.parametrize(("select", "register", "path", "error"), OPTION_CASES)
+def test_check_result_options(select: str | None, register: str | None, path: str, error: str | None) -> None:
+    if error is None:
+        assert check_result_options(select, register, path) is None
+    else:
+        with pytest.raises(InputError, match=error):
+            check_result_options(select, register, path)
