@@ -28,6 +28,7 @@ from rjobs.sweep import CellResult, Sweep, SweepSettings
 from tasks.data import upload_data
 from tasks.environment import check_environment, stage_data, upload_code
 from tasks.jobs import run_cell
+from tasks.limits import ensure_limit, job_slot
 from tasks.results import write_results
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_CANCELLED", "EXIT_FAILED_CELLS", "EXIT_OK", "main", "train"]
@@ -47,6 +48,10 @@ def build_sweep(resolved: ResolvedSweep) -> Sweep:
 
     monitor = JobMonitor(backend, interval=interval, on_transition=on_transition)
     settings = SweepSettings(run=resolved.run, retries=options.retries, timeout_s=options.timeout)
+    if options.global_limit:
+        ensure_limit(options.global_limit, options.global_limit_size)
+        limit = options.global_limit
+        settings.job_slot = lambda: job_slot(limit)
     return Sweep(
         resolved.spec, resolved.cells, backend, RunLedger(resolved.results_root, resolved.run), settings, monitor
     )

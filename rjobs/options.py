@@ -43,6 +43,10 @@ class SweepOptions(BaseModel):
     poll_interval: float | None = Field(None, gt=0, description="seconds between status polls (backend default)")
     max_cells: int = Field(DEFAULT_MAX_CELLS, ge=1, description="refuse grids with more cells than this")
     rscript: str = Field("Rscript", description="Rscript executable for the local backend")
+    global_limit: str | None = Field(
+        None, description="Prefect global concurrency limit shared by all sweeps (cluster quota); created if missing"
+    )
+    global_limit_size: int = Field(4, ge=1, description="slots of --global-limit when it has to be created")
     upload_to: str | None = Field(
         None, description="container[/prefix] in Blob Storage: local data inputs are uploaded there first"
     )

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -55,6 +56,8 @@ class SweepSettings:
     retries: int = 1
     timeout_s: float | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+    job_slot: Callable[[], AbstractContextManager[object]] = nullcontext
+    """Held while a job is submitted and in flight: a cluster-wide limit shared with other sweeps plugs in here."""
 
 
 CONTROL_PLANE_ATTEMPTS = 8
@@ -174,16 +177,17 @@ class Sweep:
         submissions = 0
         while True:
             job = self.cell_job(cell, attempt)
-            handle = self._patiently(lambda job=job: self.backend.find(job))
-            if handle is None:
-                if self.aborted.is_set():
-                    return self._cancelled(record, submissions)
-                handle = self._patiently(lambda job=job: self.backend.submit(job))
-                submissions += 1
-                self._record_submit(record, job, handle)
-            else:
-                record.job_name, record.attempt, record.handle = job.job_name, attempt, handle.to_json()
-            status = self._wait(record, handle)
+            with self.settings.job_slot():
+                handle = self._patiently(lambda job=job: self.backend.find(job))
+                if handle is None:
+                    if self.aborted.is_set():
+                        return self._cancelled(record, submissions)
+                    handle = self._patiently(lambda job=job: self.backend.submit(job))
+                    submissions += 1
+                    self._record_submit(record, job, handle)
+                else:
+                    record.job_name, record.attempt, record.handle = job.job_name, attempt, handle.to_json()
+                status = self._wait(record, handle)
             if status is None:
                 return CellResult(
                     record, Outcome.CANCELLED if self.aborted.is_set() else Outcome.SUBMITTED, submissions

@@ -37,6 +37,15 @@ def write_results(sweep: Sweep, extra: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def ui_row(row: dict[str, str]) -> dict[str, str]:
+    """Metrics right after the status in the UI table, where a reader looks first; ids and errors last."""
+    first = ["cell", "status"]
+    metrics = [k for k in row if k.startswith("metric.")]
+    params = [k for k in row if k.startswith("param.")]
+    rest = [k for k in row if k not in first and k not in metrics and k not in params]
+    return {k: row[k] for k in first + metrics + params + rest}
+
+
 def summary_markdown(summary: dict[str, Any], rows: list[dict[str, str]], run_dir: str) -> str:
     """Counts, where the files are, and the failed cells with the tail of their logs."""
     lines = [
