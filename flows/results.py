@@ -26,7 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run", required=True, help="run name (a folder under --results)")
     parser.add_argument("--results", default="results", help="results folder (default: results)")
     parser.add_argument("--select", metavar="METRIC:min|max", help="pick the best completed cell, e.g. rmse:min")
-    parser.add_argument("--register", metavar="NAME", help="register the best cell's model under NAME (needs --select)")
+    parser.add_argument(
+        "--register",
+        "--register-model",
+        dest="register",
+        metavar="NAME",
+        help="register the best cell's model under NAME (needs --select)",
+    )
     parser.add_argument(
         "--model-path", default=DEFAULT_MODEL_PATH, help=f"the model file in a cell (default: {DEFAULT_MODEL_PATH})"
     )

@@ -36,11 +36,11 @@ class RegisteredModel:
     registry: str
 
 
-def check_model_name(name: str) -> str:
+def check_model_name(name: str, option: str = "--register") -> str:
     """A name both registries accept: letter or digit first, then letters, digits, '_', '.', '-'."""
     if not MODEL_NAME.match(name or ""):
         raise InputError(
-            "--register",
+            option,
             repr(name),
             "is not a model name",
             "use a letter or digit, then letters, digits, '_', '.', '-'",
@@ -58,7 +58,9 @@ def check_model_path(path: str) -> str:
     return PurePosixPath(path).as_posix()
 
 
-def check_result_options(select: str | None, register: str | None, model_path: str = DEFAULT_MODEL_PATH) -> None:
+def check_result_options(
+    select: str | None, register: str | None, model_path: str = DEFAULT_MODEL_PATH, register_option: str = "--register"
+) -> None:
     """--select, --register and --model-path checked together before a sweep runs, so a typo costs no job."""
     from rjobs.selection import parse_objective
 
@@ -66,8 +68,8 @@ def check_result_options(select: str | None, register: str | None, model_path: s
         parse_objective(select)
     if register is not None:
         if select is None:
-            raise InputError("--register", register, "needs a cell to register", "add --select METRIC:min|max")
-        check_model_name(register)
+            raise InputError(register_option, register, "needs a cell to register", "add --select METRIC:min|max")
+        check_model_name(register, register_option)
         check_model_path(model_path)
 
 

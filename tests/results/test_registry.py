@@ -240,6 +240,13 @@ OPTION_CASES = [
 ]
 
 
+def test_the_train_flag_name_is_used_in_messages() -> None:
+    with pytest.raises(InputError, match=r"^--register-model: 'a b': is not a model name"):
+        check_result_options("rmse:min", "a b", register_option="--register-model")
+    with pytest.raises(InputError, match=r"^--register-model: m: needs a cell"):
+        check_result_options(None, "m", register_option="--register-model")
+
+
 @pytest.mark.parametrize(("select", "register", "path", "error"), OPTION_CASES)
 def test_check_result_options(select: str | None, register: str | None, path: str, error: str | None) -> None:
     if error is None:

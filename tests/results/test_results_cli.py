@@ -96,6 +96,7 @@ BAD_INPUT_CASES = [
     ("bad select", ["--select", "rmse"], "--select: 'rmse': is not METRIC:min or METRIC:max"),
     ("bad goal", ["--select", "rmse:best"], "has goal 'best', not min or max"),
     ("register without select", ["--register", "m"], "--register: m: needs a cell to register; add --select"),
+    ("the train flag works too", ["--register-model", "m"], "--register: m: needs a cell to register"),
     ("bad model name", ["--select", "rmse:min", "--register", "a b"], "--register: 'a b': is not a model name"),
     (
         "model path outside outputs",
