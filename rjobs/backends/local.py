@@ -29,12 +29,16 @@ HANDLE_FILE = "handle.json"
 
 
 def _proc_start_ticks(pid: int) -> int | None:
-    """Process start time from /proc, so a recycled pid is never mistaken for our job."""
+    """Process start time from /proc, so a recycled pid is never mistaken for our job; None once it has ended,
+    zombies included (an orphan's zombie lingers where PID 1 does not reap, as in many containers)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
 
 
 class LocalBackend:
