@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 JOBS_DIR = ".jobs"
 EXIT_FILE = "exit.json"
 HANDLE_FILE = "handle.json"
+LOCK_FILE = "supervisor.lock"
+ADOPT_WAIT_S = 10.0
 
 
 def _proc_start_ticks(pid: int) -> int | None:
@@ -39,6 +43,21 @@ def _proc_start_ticks(pid: int) -> int | None:
     if fields[0] in ("Z", "X"):
         return None
     return int(fields[19])
+
+
+def _held(lock_file: Path) -> bool:
+    """True while a supervisor holds the job's lock: it inherits it at launch and keeps it until it exits."""
+    try:
+        fd = os.open(lock_file, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 class LocalBackend:
@@ -118,11 +137,31 @@ class LocalBackend:
         return argv
 
     def find(self, job: CellJob) -> JobHandle | None:
-        """A job exists once its handle file is written: the last step of a submit."""
+        """The job's handle file (the last step of a submit), or the supervisor's own record when the submitting
+        process died between starting it and writing the handle."""
         handle_file = self._work_dir(job) / HANDLE_FILE
         if handle_file.is_file():
             return JobHandle.from_json(json.loads(handle_file.read_text()))
-        return None
+        return self._adopt(job)
+
+    def _adopt(self, job: CellJob) -> JobHandle | None:
+        """A supervisor that started (runner.json) or is starting (its lock is held) is the job: adopt it. With
+        neither, no process ever ran the job and submit may start it afresh."""
+        work = self._work_dir(job)
+        runner = work / local_runner.RUNNER_FILE
+        deadline = time.monotonic() + ADOPT_WAIT_S
+        while not runner.is_file() and _held(work / LOCK_FILE) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not runner.is_file():
+            if _held(work / LOCK_FILE):
+                raise OSError(f"{work}: a supervisor holds the job's lock but wrote no {runner.name}")
+            return None
+        record = json.loads(runner.read_text())
+        data = {"pid": record["pid"], "start_ticks": record["start_ticks"], "argv": record["argv"]}
+        handle = JobHandle(job_name=job.job_name, backend=self.name, data={**data, "work_dir": str(work)})
+        atomic_write_text(work / HANDLE_FILE, json.dumps(handle.to_json()))
+        log.info("job %s: adopted the supervisor (pid %s) its submitter left behind", job.job_name, record["pid"])
+        return handle
 
     def submit(self, job: CellJob) -> JobHandle:
         """Copy the code, start the supervised process in its own session; an existing job attaches."""
@@ -143,15 +182,21 @@ class LocalBackend:
             (code_dir / OUTPUTS_DIR / name).mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **job.spec.environment_variables, "TZ": "UTC", "RJOBS_JOB_NAME": job.job_name}
         runner = [sys.executable, "-I", "-S", local_runner.__file__, str(work / EXIT_FILE), str(work / LOG_FILE), "--"]
-        proc = subprocess.Popen(
-            runner + argv,
-            cwd=code_dir,
-            env=env,
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        lock = os.open(work / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the supervisor inherits the lock: held from here until it exits
+            proc = subprocess.Popen(
+                runner + argv,
+                cwd=code_dir,
+                env=env,
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(lock,),
+            )
+        finally:
+            os.close(lock)
         self._procs[job.job_name] = proc
         data = {"pid": proc.pid, "start_ticks": _proc_start_ticks(proc.pid), "work_dir": str(work), "argv": argv}
         handle = JobHandle(job_name=job.job_name, backend=self.name, data=data)

@@ -1,6 +1,8 @@
 """The per-cell supervisor process: runs R, then records its exit code, so any later process can attach.
 
-Started in its own session by LocalBackend; stdlib only, so it starts in milliseconds.
+Started in its own session by LocalBackend; stdlib only, so it starts in milliseconds. Before the program starts
+it writes runner.json (its pid, start time and argv) beside EXIT_FILE: if the orchestrator dies before recording
+the job, the next one finds the job by that file instead of starting it again.
 Usage: python -m rjobs.backends.local_runner EXIT_FILE LOG_FILE -- PROGRAM ARGS...
 """
 
@@ -14,12 +16,26 @@ import sys
 import time
 from pathlib import Path
 
+RUNNER_FILE = "runner.json"
 
-def _write_exit(path: Path, returncode: int, started: float, cancelled: bool) -> None:
+
+def _write_json(path: Path, payload: object) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    payload = {"returncode": returncode, "duration_s": time.time() - started, "cancelled": cancelled}
     tmp.write_text(json.dumps(payload), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _write_exit(path: Path, returncode: int, started: float, cancelled: bool) -> None:
+    _write_json(path, {"returncode": returncode, "duration_s": time.time() - started, "cancelled": cancelled})
+
+
+def _start_ticks() -> int | None:
+    """This process's start time from /proc, as LocalBackend records it, so a recycled pid is never taken for us."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def main(argv: list[str]) -> int:
@@ -30,6 +46,7 @@ def main(argv: list[str]) -> int:
     exit_file, log_file, command = Path(argv[0]), Path(argv[1]), argv[3:]
     started = time.time()
     cancelled = False
+    _write_json(exit_file.with_name(RUNNER_FILE), {"pid": os.getpid(), "start_ticks": _start_ticks(), "argv": command})
     with log_file.open("ab") as log:
         try:
             child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -1,14 +1,18 @@
-"""The local job's supervisor across orchestrator deaths: a dead supervisor is Lost even when nobody reaps it."""
+"""The local job's supervisor across orchestrator deaths: a submit cut short at any point is adopted or redone,
+never run twice; a dead supervisor is Lost even when nobody reaps it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+import rjobs.backends.local as local_module
 from rjobs.backends.local import LocalBackend
 from rjobs.grid import build_cells
 from rjobs.ledger import RunLedger
@@ -16,10 +20,77 @@ from rjobs.monitor import JobMonitor
 from rjobs.spec import load_job_spec
 from rjobs.states import JobState
 from rjobs.sweep import Sweep, SweepSettings
-from tests.reliability.support import proc_state, wait_until
+from tests.reliability.support import proc_state, read_launches, wait_until, write_project
 
 pytestmark = pytest.mark.slow
 needs_r = pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript")
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL of the orchestrator: nothing after the raise point runs, no handler cleans up."""
+
+
+def make_sweep(job: Path, results: Path) -> Sweep:
+    spec = load_job_spec(job)
+    backend = LocalBackend(check_packages=False)
+    settings = SweepSettings(run="w", retries=0)
+    monitor = JobMonitor(backend, interval=0.05)
+    return Sweep(spec, build_cells(spec, grid={"seed": [1]}), backend, RunLedger(results, "w"), settings, monitor)
+
+
+def die_before_launch(monkeypatch: pytest.MonkeyPatch) -> None:
+    def popen(*args: object, **kwargs: object) -> object:
+        raise Killed
+
+    monkeypatch.setattr(local_module.subprocess, "Popen", popen)
+
+
+def die_before_handle(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = local_module.atomic_write_text
+
+    def write(path: Path, text: str) -> None:
+        if path.name == local_module.HANDLE_FILE:
+            raise Killed
+        real(path, text)
+
+    monkeypatch.setattr(local_module, "atomic_write_text", write)
+
+
+CUT_POINTS = [
+    # (id, where the orchestrator dies, let the orphan finish before the re-run)
+    ("before-launch", die_before_launch, False),
+    ("after-launch-running", die_before_handle, False),
+    ("after-launch-finished", die_before_handle, True),
+]
+
+
+@needs_r
+@pytest.mark.parametrize(("cut", "finish_first"), [c[1:] for c in CUT_POINTS], ids=[c[0] for c in CUT_POINTS])
+def test_submit_cut_short_is_adopted_or_redone_never_run_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut: object, finish_first: bool
+) -> None:
+    marker = tmp_path / "launches.txt"
+    monkeypatch.setenv("RJOBS_MARKER", str(marker))
+    job = write_project(tmp_path / "project", inputs={"seed": 1, "pause": 0.5, "fail": 0})
+    first = make_sweep(job, tmp_path / "results")
+    first.prepare()
+    (cell_id,) = first.cells
+    with monkeypatch.context() as patch:
+        cut(patch)  # type: ignore[operator]
+        with pytest.raises(Killed):
+            first.run_cell(cell_id)
+    if finish_first:
+        work = first.ledger.cell_dir(cell_id) / ".jobs" / f"w-{cell_id}"
+        assert wait_until(lambda: (work / "exit.json").is_file(), 30), "the orphan never finished"
+
+    rerun = make_sweep(job, tmp_path / "results")
+    rerun.prepare()
+    result = rerun.run_cell(cell_id)
+
+    assert result.record.job_state == JobState.COMPLETED, result.record.error
+    assert (result.record.attempt, result.record.job_name) == (1, f"w-{cell_id}")
+    assert json.loads((rerun.ledger.outputs_dir(cell_id) / "metrics.json").read_text())["seed"] == 1
+    assert Counter(launch.job_name for launch in read_launches(marker)) == {f"w-{cell_id}": 1}
 
 
 def test_a_dead_supervisor_nobody_reaped_is_lost_not_running(tmp_path: Path) -> None:
