@@ -157,6 +157,9 @@ def best_markdown(
         ]
     if plot is not None and plot.is_file():
         uri = png_data_uri(plot)
-        lines.append(f"![{metric} by parameter]({uri})" if uri else f"Plot (too big to embed): `{plot}`")
+        if uri:
+            lines += [f"![{metric} by parameter]({uri})", "", f"Plot file: `{plot}`"]
+        else:
+            lines.append(f"Plot (too big to embed): `{plot}`")
         lines.append("")
     return "\n".join(lines)

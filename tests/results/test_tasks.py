@@ -44,6 +44,7 @@ def test_markdown_names_the_cell_params_metrics_model_and_runs(tmp_path: Path) -
     assert "parent run `parent-id`, this cell's run `child-id`" in text
     (uri,) = re.findall(r"!\[rmse by parameter\]\((data:image/png;base64,[A-Za-z0-9+/=]+)\)", text)
     assert base64.b64decode(uri.split(",", 1)[1]).startswith(b"\x89PNG")
+    assert f"Plot file: `{tmp_path / 'rmse_by_param.png'}`" in text  # where a UI that drops data: images can look
 
 
 def test_markdown_without_registration_tracking_or_plot() -> None:
