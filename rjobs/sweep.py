@@ -236,10 +236,13 @@ class Sweep:
         """Wait for a terminal state and record it; None when a timeout or an abort ended the wait."""
         with self._lock:
             self._in_flight[handle.job_name] = handle
+            aborted = self.aborted.is_set()
+        if aborted:  # submitted while cancel_all ran, after it looked: cancel_all never saw this job
+            self._cancel(handle)
         try:
             status = self.monitor.wait(handle, self.settings.timeout_s)
         except JobTimedOutError as exc:
-            self.backend.cancel(handle)
+            self._cancel(handle)
             record.state, record.error = JobState.FAILED.value, f"timed out: {exc.detail}"
             record.failures += 1
             self._finish(record)
@@ -283,9 +286,22 @@ class Sweep:
         self.aborted.set()
         with self._lock:
             handles = list(self._in_flight.values())
-        for handle in handles:
-            self.backend.cancel(handle)
-        return [h.job_name for h in handles]
+        return [handle.job_name for handle in handles if self._cancel(handle)]
+
+    def _cancel(self, handle: JobHandle) -> bool:
+        """Ask the job to stop, through transient errors; a cancel that still fails is logged with the command that
+        finishes the job, never raised, so one stuck cancel spares no other job."""
+        try:
+            self._patiently(lambda: self.backend.cancel(handle))
+        except Exception as exc:
+            log.error(
+                "could not cancel job %s (%s); run python -m flows.cancel --run %s",
+                handle.job_name,
+                exc,
+                self.settings.run,
+            )
+            return False
+        return True
 
     def finish(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """summary.csv and run.json from the ledger (the flow's own history is never needed)."""

@@ -90,7 +90,41 @@ def write_project(
     return root / "job.yml"
 
 
+def load_sweep(job: Path) -> tuple[Any, list[Any]]:
+    """The job spec and the cells of the grid.yml beside it, as the flow resolves them, without the flow's
+    option checks (which concern MLflow and model registration, not these tests)."""
+    from rjobs.grid import build_cells
+    from rjobs.spec import load_job_spec
+
+    spec = load_job_spec(job)
+    grid = job.parent / "grid.yml"
+    return spec, build_cells(spec, grid_file=grid if grid.is_file() else None, max_cells=100_000)
+
+
 # --- the fake control plane, with faults keyed by call rather than by arrival order ---------------------------
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    """One jobs.create_or_update as the service handled it: created, conflict (the name existed) or refused,
+    and the error the client got, if any (a lost response: created, yet the client saw an error)."""
+
+    name: str
+    outcome: str
+    raised: str
+
+
+def duplicate_creates(outcomes: Sequence[CreateOutcome]) -> list[str]:
+    """Names the client tried to create again although nothing told it the first create might have failed: a
+    conflict is only legitimate after an earlier create of that name raised."""
+    duplicates = []
+    raised_before: set[str] = set()
+    for item in outcomes:
+        if item.outcome == "conflict" and item.name not in raised_before:
+            duplicates.append(item.name)
+        if item.raised:
+            raised_before.add(item.name)
+    return duplicates
 
 
 def keyed_client_class() -> type:
@@ -101,21 +135,27 @@ def keyed_client_class() -> type:
 
     class _CountingJobs(_Jobs):
         def create_or_update(self, job: Any, **kwargs: Any) -> Any:
+            """Records, after the fact, whether the service created the job, refused a duplicate name (conflict)
+            or failed the request, and whether the client saw an error."""
             client = self._client
             existed = job.name in client._jobs
+            raised = ""
             try:
                 return super().create_or_update(job, **kwargs)
+            except BaseException as exc:
+                raised = type(exc).__name__
+                raise
             finally:
                 outcome = "conflict" if existed else ("created" if job.name in client._jobs else "refused")
-                client.create_outcomes.append((job.name, outcome))
-                client._log({"op": "create.outcome", "name": job.name, "outcome": outcome})
+                client.create_outcomes.append(CreateOutcome(job.name, outcome, raised))
+                client._log({"op": "create.outcome", "name": job.name, "outcome": outcome, "raised": raised})
 
     class KeyedFaultClient(FakeMLClient):
         def __init__(self, *args: Any, call_log: Path | None = None, **kwargs: Any) -> None:
             self.call_log = call_log
             self._seen: Counter[tuple[str, str | None]] = Counter()
             self._key = ""
-            self.create_outcomes: list[tuple[str, str]] = []
+            self.create_outcomes: list[CreateOutcome] = []
             super().__init__(*args, **kwargs)
             self.jobs = _CountingJobs(self)
 
