@@ -1,0 +1,107 @@
+"""A sweep orchestrator in its own process, for tests that SIGKILL it or measure its memory.
+
+`python -m tests.reliability.driver --job J --results R --run NAME [--backend local|fake ...]` runs the real
+engine (rjobs.sweep.Sweep + JobMonitor) with a thread pool of --max-concurrent, as the flow's fan-out does,
+without Prefect (whose start-up would dwarf the kill windows). Prints `imported`, `ready` and `done` lines so a
+test can time its kill; writes a JSON report (run summary, peak RSS) at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tests.reliability.driver")
+    parser.add_argument("--job", required=True)
+    parser.add_argument("--results", required=True)
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--backend", choices=("local", "fake"), default="local")
+    parser.add_argument("--max-concurrent", type=int, default=3)
+    parser.add_argument("--retries", type=int, default=1)
+    parser.add_argument("--interval", type=float, default=0.05, help="poll interval (fake: fake seconds)")
+    parser.add_argument("--state", help="fake: the control plane's state file, shared by every process")
+    parser.add_argument("--call-log", help="fake: JSON-lines file of every request, appended by every process")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pace", type=float, default=0.0, help="fake: real seconds slept per fake second")
+    parser.add_argument("--failure-rate", type=float, default=0.0, help="fake: share of jobs that fail")
+    parser.add_argument("--report", help="write the run summary and peak RSS here as JSON")
+    return parser
+
+
+def _fake_backend(args: argparse.Namespace, job: Path) -> tuple[Any, Any]:
+    """An AzureMLBackend on a persisted fake workspace; its clock resumes from the state file."""
+    from rjobs.backends.azureml import AzureMLBackend
+    from rjobs.monitor import JobMonitor
+    from tests.azureml.fake_mlclient import FakeClock
+    from tests.reliability.support import keyed_client_class
+
+    clock = FakeClock()
+    client = keyed_client_class()(
+        clock,
+        seed=args.seed,
+        persist_path=Path(args.state),
+        call_log=Path(args.call_log) if args.call_log else None,
+        failure_rate=args.failure_rate,
+    )
+    client.script(f"{args.run}-*", artifacts={"outputs/metrics.json": '{"score": 1.0}', "outputs/model.txt": "m"})
+
+    def paced(seconds: float) -> None:
+        clock.sleep(seconds)
+        if args.pace:
+            time.sleep(min(seconds, 120.0) * args.pace)
+
+    backend = AzureMLBackend(
+        client,
+        environment_file=job.parent / "environment-job.yml",
+        clock=clock,
+        sleep=paced,
+        r_packages=lambda _code: {"jsonlite": ["work.R"]},
+        poll_interval=5.0,
+    )
+    monitor = JobMonitor(backend, interval=args.interval, clock=clock, sleep=paced, rng=random.Random(args.seed))
+    return backend, monitor
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from rjobs.ledger import RunLedger
+    from rjobs.monitor import JobMonitor
+    from rjobs.sweep import Sweep, SweepSettings
+    from tests.reliability.support import load_sweep
+
+    job = Path(args.job)
+    spec, cells = load_sweep(job)
+    if args.backend == "local":
+        from rjobs.backends.local import LocalBackend
+
+        backend: Any = LocalBackend(check_packages=False)
+        monitor = JobMonitor(backend, interval=args.interval, rng=random.Random(args.seed))
+    else:
+        backend, monitor = _fake_backend(args, job)
+    print("imported", flush=True)
+
+    settings = SweepSettings(run=args.run, retries=args.retries)
+    sweep = Sweep(spec, cells, backend, RunLedger(args.results, args.run), settings, monitor)
+    sweep.prepare()
+    print("ready", flush=True)
+    with ThreadPoolExecutor(max_workers=args.max_concurrent) as pool:
+        list(pool.map(sweep.run_cell, list(sweep.cells)))
+    summary = sweep.finish({"max_concurrent": args.max_concurrent})
+    if args.report:
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        Path(args.report).write_text(json.dumps({"summary": summary, "peak_rss_kib": peak_kib}), encoding="utf-8")
+    print("done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
