@@ -1,7 +1,7 @@
 # One command each: `make train` runs the demo sweep locally, `make test` runs every test.
 # Both install what is missing first (uv, Python packages, R, Azurite) via scripts/setup.sh.
 PY := .venv/bin/python
-ARGS ?=
+ARGS ?= --select rmse:min --register-model r-penguins
 
 .PHONY: setup setup-dev train dry-run test test-fast lint
 

@@ -16,6 +16,7 @@ from rjobs.errors import InputError
 from rjobs.ledger import RunLedger
 from rjobs.monitor import JobMonitor
 from rjobs.options import ResolvedSweep, SweepOptions, resolve
+from rjobs.selection import NoEligibleCellError
 from rjobs.sweep import Sweep, SweepSettings
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
@@ -180,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(error, InputError):
             print(f"error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        if isinstance(error, NoEligibleCellError):
+            print_table(run_dir)
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_FAILED_CELLS
         if not (run_dir / "run.json").is_file():
             print(f"error: the flow failed: {error}", file=sys.stderr)
             return EXIT_FAILED_CELLS
@@ -192,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{summary['cancelled']} cancelled; submitted {summary['submitted']}, reused {summary['reused']}"
     )
     print(f"results: {run_dir / 'summary.csv'}")
+    best = state.result(raise_on_failure=False).get("best") if state.is_completed() else None
+    if best:
+        model = best.get("model")
+        registered = f"; model {model['name']} version {model['version']}" if model else ""
+        print(f"best by {options.select}: {best['cell']} {best['params']}{registered}")
     if summary["cancelled"]:
         return EXIT_CANCELLED
     return EXIT_OK if summary["failed"] == 0 and summary["completed"] == summary["cells"] else EXIT_FAILED_CELLS

@@ -25,11 +25,13 @@ from rjobs.ledger import RunLedger
 from rjobs.monitor import JobMonitor
 from rjobs.options import ResolvedSweep, SweepOptions, resolve
 from rjobs.sweep import CellResult, Sweep, SweepSettings
+from rjobs.tracking import experiment_for
 from tasks.data import upload_data
 from tasks.environment import check_environment, stage_data, upload_code
 from tasks.jobs import run_cell
 from tasks.limits import ensure_limit, job_slot
 from tasks.results import write_results
+from tasks.tracking import log_to_mlflow, plot_sweep, select_and_register
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_CANCELLED", "EXIT_FAILED_CELLS", "EXIT_OK", "main", "train"]
 ACTIVE_SWEEPS: dict[UUID, Sweep] = {}
@@ -122,7 +124,15 @@ def train(options: SweepOptions = SweepOptions()) -> dict[str, Any]:  # noqa: B0
         try:
             fan_out(sweep, options.max_concurrent)
         finally:
-            summary = write_results(sweep, {"max_concurrent": options.max_concurrent})
+            summary = write_results(
+                sweep, {"max_concurrent": options.max_concurrent, "experiment": experiment_for(resolved.spec)}
+            )
+        tracking = None if options.no_mlflow else log_to_mlflow(sweep, options.tracking_uri)
+        if options.select:
+            plot = plot_sweep(sweep, options.select)
+            summary["best"] = select_and_register(
+                sweep, options.select, options.register_model, options.model_path, tracking, plot
+            )
     finally:
         ACTIVE_SWEEPS.pop(flow_run.id, None)
     return summary

@@ -14,7 +14,9 @@ from rjobs.command import entry_script
 from rjobs.errors import InputError
 from rjobs.grid import DEFAULT_MAX_CELLS, Cell, build_cells, canonical_params
 from rjobs.naming import check_run_name, content_hash, hash_tree, slug
+from rjobs.registry import check_result_options
 from rjobs.spec import JobSpec, check_local_files, load_job_spec
+from rjobs.tracking import require_azureml_mlflow
 
 BACKENDS = ("local", "azureml")
 
@@ -58,6 +60,17 @@ class SweepOptions(BaseModel):
         None, description="Azure ML config.json (default: found upward from here, else AZURE_* variables)"
     )
     emit_yaml: str | None = Field(None, description="write one command-job YAML per cell into this folder; run nothing")
+    select: str | None = Field(
+        None, description="METRIC:min or METRIC:max: pick the best completed cell and plot the metric, e.g. rmse:min"
+    )
+    register_model: str | None = Field(
+        None, description="register the best cell's model under this name (needs --select)"
+    )
+    model_path: str = Field("outputs/model.rds", description="the model file inside a cell, for --register-model")
+    no_mlflow: bool = Field(False, description="do not log the sweep to MLflow (parent run + a child run per cell)")
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI (default: sqlite:///<results>/mlflow.db; the workspace's on azureml)"
+    )
     dry_run: bool = Field(False, description="validate and print the plan; run nothing")
 
 
@@ -114,6 +127,9 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
     environment_file = Path(options.environment) if options.environment else _beside(spec, "environment-job.yml")
     if environment_file is not None and not environment_file.is_file():
         raise InputError(environment_file, None, "file not found", "pass --environment with your environment YAML")
+    check_result_options(options.select, options.register_model, options.model_path, "--register-model")
+    if options.backend == "azureml" and not options.no_mlflow and options.tracking_uri is None:
+        require_azureml_mlflow()
     run = check_run_name(options.run_name) if options.run_name else derive_run_name(spec, cells, environment_file)
     return ResolvedSweep(options=options, spec=spec, cells=cells, run=run, environment_file=environment_file)
 

@@ -34,7 +34,7 @@ OUTPUTS_HASH_TAG = "rjobs.outputs_sha256"
 PARENT_TAG = "mlflow.parentRunId"
 ARTIFACT_PATH = "outputs"
 MAX_PARAM_LENGTH, MAX_TAG_LENGTH, BATCH = 6000, 8000, 100
-AZURE_EXTRA_FIX = "install the azureml-mlflow package in this environment (uv add azureml-mlflow)"
+AZURE_EXTRA_FIX = "install the optional extra (uv sync --extra azureml-mlflow), or pass --tracking-uri or --no-mlflow"
 SAFE_VALUE = "a value without quotes: letters, digits, '_', '-', '.' and '/'"
 
 

@@ -52,8 +52,15 @@ def test_demo_sweep_on_azure_fake_completes_and_reruns_without_new_jobs(
         "3",
         "--poll-interval",
         "0.05",
+        "--tracking-uri",
+        f"sqlite:///{demo_project / 'results' / 'mlflow.db'}",
+        "--select",
+        "rmse:min",
+        "--register-model",
+        "penguins",
     ]
     assert main(args) == 0
+    assert [m.version for m in fake_workspace.models.list(name="penguins")] == ["1"]
 
     with (demo_project / "results" / "az" / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -76,3 +83,5 @@ def test_demo_sweep_on_azure_fake_completes_and_reruns_without_new_jobs(
     new_creates = [c for c in fake_workspace.calls[calls_before:] if c[0] == "jobs.create_or_update"]
     assert new_creates == []
     assert fake_workspace.count("data.create_or_update") == 1
+    assert [m.version for m in fake_workspace.models.list(name="penguins")] == ["1"]
+    assert fake_workspace.count("models.create_or_update") == 1

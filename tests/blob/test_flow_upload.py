@@ -70,6 +70,7 @@ def test_azure_jobs_read_the_uploaded_reference(
             f"{container}/demo",
             "--datastore",
             "workspaceblobstore",
+            "--no-mlflow",
         ]
     )
     assert code in (0, 1)
