@@ -128,14 +128,10 @@ def emit_yaml(resolved: ResolvedSweep, folder: Path) -> list[Path]:
 
 
 def print_table(run_dir: Path) -> None:
-    """The summary table, short enough for a terminal: status, attempt, params and metrics."""
-    import pandas as pd
+    """The summary table, short enough for a terminal, and the log tail of every cell that did not complete."""
+    from rjobs.table import format_table
 
-    table = pd.read_csv(run_dir / "summary.csv", dtype=str, keep_default_na=False)
-    shown = table.drop(columns=["job_name", "error"]).rename(columns=lambda c: c.split(".", 1)[-1])
-    print(shown.to_string(index=False, max_colwidth=40))
-    for _, row in table[table["status"] != "Completed"].iterrows():
-        print(f"\n{row['cell']} {row['status']}: {row['error'] or '-'}")
+    print(format_table(RunLedger(run_dir.parent, run_dir.name)))
 
 
 def _raise_interrupt(signum: int, _frame: Any) -> None:

@@ -16,9 +16,9 @@ from rjobs.errors import InputError
 from rjobs.ledger import CellRecord, RunLedger
 from rjobs.registry import DEFAULT_MODEL_PATH, check_result_options
 from rjobs.selection import NoEligibleCellError, Objective, parse_objective, select_best
+from rjobs.table import format_table
 
 EXIT_OK, EXIT_NO_ELIGIBLE, EXIT_BAD_INPUT = 0, 1, 2
-HIDDEN_COLUMNS = ("job_name", "error")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,24 +67,6 @@ def open_run(results: str | Path, run: str) -> RunLedger:
     if ledger.run_dir.is_dir():
         raise InputError(ledger.run_dir, None, "has no summary.csv (the sweep never finished)", fix)
     raise InputError(ledger.root, None, f"has no run {run!r}", fix)
-
-
-def format_table(ledger: RunLedger, best: str | None = None) -> str:
-    """summary.csv for a terminal: no job names or errors, short column names, metrics to 4 significant digits."""
-    import pandas as pd
-
-    table = pd.read_csv(ledger.summary_path, keep_default_na=False, na_values=[""], converters={"error": str})
-    shown = table.drop(columns=[c for c in HIDDEN_COLUMNS if c in table.columns])
-    shown = shown.rename(columns=lambda c: c.split(".", 1)[-1])
-    if best is not None:
-        shown.insert(0, "best", ["*" if cell == best else "" for cell in table["cell"]])
-    text = shown.to_string(index=False, max_colwidth=40, na_rep="-", float_format=lambda v: f"{v:.4g}")
-    notes = [
-        f"{row['cell']} {row['status']}: {row.get('error') or '-'}"
-        for _, row in table.iterrows()
-        if row["status"] != "Completed"
-    ]
-    return "\n".join([text, *(["", *notes] if notes else [])])
 
 
 def run_info(ledger: RunLedger) -> dict[str, Any]:
