@@ -30,6 +30,7 @@ EXIT_FILE = "exit.json"
 HANDLE_FILE = "handle.json"
 LOCK_FILE = "supervisor.lock"
 ADOPT_WAIT_S = 10.0
+REAP_WAIT_S = 5.0
 
 
 def _proc_start_ticks(pid: int) -> int | None:
@@ -215,7 +216,10 @@ class LocalBackend:
             proc.poll()
         exit_file = work / EXIT_FILE
         if exit_file.is_file():
-            self._procs.pop(handle.job_name, None)
+            proc = self._procs.pop(handle.job_name, None)
+            if proc is not None:  # exit.json is the supervisor's last act: reap it, or it lingers as a zombie
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=REAP_WAIT_S)
             record = json.loads(exit_file.read_text())
             code = int(record["returncode"])
             if record.get("cancelled"):

@@ -120,3 +120,25 @@ def test_a_dead_supervisor_nobody_reaped_is_lost_not_running(tmp_path: Path) -> 
         assert status.state == JobState.LOST, status
     finally:
         submitter._procs[handle.job_name].wait(timeout=10)  # type: ignore[attr-defined]
+
+
+def test_a_finished_job_leaves_no_zombie_behind(tmp_path: Path) -> None:
+    """The supervisor writes exit.json just before it exits; the backend must still reap it once it reports the
+    job terminal, or a long sweep piles up zombies (and killpg keeps 'finding' finished jobs)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "job.yml").write_text("command: true --seed ${{inputs.seed}}\ncode: src\ninputs:\n  seed: 1\n")
+    spec = load_job_spec(tmp_path / "job.yml")
+    backend = LocalBackend(check_packages=False)
+    sweep = Sweep(
+        spec,
+        build_cells(spec, grid={"seed": list(range(8))}),
+        backend,
+        RunLedger(tmp_path / "results", "r"),
+        SweepSettings(run="r"),
+        JobMonitor(backend),
+    )
+    for cell in sweep.cells.values():
+        handle = backend.submit(sweep.cell_job(cell, 1))
+        while not backend.status([handle])[handle.job_name].state.terminal:
+            pass  # poll as fast as possible: see exit.json the instant it appears, before the supervisor is gone
+        assert proc_state(int(handle.data["pid"])) is None, "the finished supervisor was not reaped"
