@@ -303,13 +303,21 @@ class Sweep:
             return False
         return True
 
+    def _final_record(self, cell_id: str) -> CellRecord:
+        """The cell's record for the table; a cell the fan-out never reached in an aborted sweep was cancelled
+        before it started (saved so, as run_cell would have), not Absent."""
+        record = self.ledger.load(cell_id)
+        if record is None:
+            record = CellRecord(cell_id, dict(self.cells[cell_id].params))
+            if self.aborted.is_set():
+                self._cancelled(record, 0)
+        return record
+
     def finish(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """summary.csv and run.json from the ledger (the flow's own history is never needed)."""
         with self._lock:
             results = list(self.results.values())
-        records = [
-            self.ledger.load(cell_id) or CellRecord(cell_id, dict(c.params)) for cell_id, c in self.cells.items()
-        ]
+        records = [self._final_record(cell_id) for cell_id in self.cells]
         self.ledger.write_summary(records, self.grid_keys)
         states = [r.job_state for r in records]
         by_outcome = [r.outcome for r in results]

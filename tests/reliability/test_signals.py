@@ -1,0 +1,116 @@
+"""SIGTERM and SIGINT to `python -m flows.train` with real R cells in flight: every job's process group is gone
+within one poll interval plus a grace period, the exit code is 130, the cells are Canceled in summary.csv, and a
+re-run continues with a new attempt for each cancelled cell."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.support import live_group_members, read_launches, read_summary, wait_until, write_project
+
+REPO = Path(__file__).resolve().parents[2]
+POLL_S = 0.2
+GRACE_S = 5.0
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript"),
+]
+
+SLEEPY_R = r"""
+args <- commandArgs(trailingOnly = TRUE)
+seed <- args[[match("--seed", args) + 1]]
+marker <- Sys.getenv("RJOBS_MARKER")
+cat(sprintf("start %s %.6f %d\n", Sys.getenv("RJOBS_JOB_NAME"), as.numeric(Sys.time()), Sys.getpid()),
+    file = marker, append = TRUE)
+Sys.sleep(as.numeric(Sys.getenv("RJOBS_PAUSE", "0.1")))
+dir.create("outputs", showWarnings = FALSE)
+writeLines(sprintf('{"seed": %s}', seed), "outputs/metrics.json")
+"""
+
+
+@pytest.fixture(scope="module")
+def prefect_api() -> Iterator[str]:
+    """One temporary Prefect server for the module's flow subprocesses, so none starts its own."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield str(PREFECT_API_URL.value())
+
+
+def train(project: Path, env: dict[str, str], stderr: Path) -> subprocess.Popen[str]:
+    args = ["--job", str(project / "job.yml"), "--results", str(project / "results"), "--run-name", "sig"]
+    args += ["--max-concurrent", "3", "--poll-interval", str(POLL_S), "--no-mlflow"]
+    with stderr.open("a") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flows.train", *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_cancels_every_job_exits_130_and_the_rerun_continues(
+    tmp_path: Path, prefect_api: str, signum: signal.Signals
+) -> None:
+    project = tmp_path / "project"
+    write_project(project, script=SLEEPY_R, command="Rscript work.R --seed ${{inputs.seed}}", inputs={"seed": 1})
+    (project / "grid.yml").write_text("seed: [1, 2, 3, 4, 5]\n")
+    marker, stderr = tmp_path / "launches.txt", tmp_path / "train.stderr"
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "RJOBS_MARKER": str(marker), "RJOBS_PAUSE": "300"}
+
+    flow = train(project, env, stderr)
+    try:
+        assert wait_until(lambda: len(read_launches(marker)) == 3, 90), stderr.read_text()[-3000:]
+        run_dir = project / "results" / "sig"
+        groups = {
+            json.loads(p.read_text())["job_name"]: int(json.loads(p.read_text())["data"]["pid"])
+            for p in run_dir.glob("*/.jobs/*/handle.json")
+        }
+        assert len(groups) == 3 and all(live_group_members(pgid) for pgid in groups.values())
+
+        signalled = time.monotonic()
+        flow.send_signal(signum)
+        assert wait_until(lambda: not any(live_group_members(g) for g in groups.values()), POLL_S + GRACE_S), (
+            "R still running after the grace period"
+        )
+        stopped_s = time.monotonic() - signalled
+        flow.communicate(timeout=60)
+    finally:
+        if flow.poll() is None:
+            flow.kill()
+            flow.communicate(timeout=30)
+
+    assert flow.returncode == 130, stderr.read_text()[-3000:]
+    assert "cancelled" in stderr.read_text()
+    rows = read_summary(run_dir)
+    in_flight = {name.removeprefix("sig-") for name in groups}
+    assert {cell: row["status"] for cell, row in rows.items()} == dict.fromkeys(rows, "Canceled")
+    assert all(rows[cell]["error"] == "cancelled" for cell in in_flight)
+    assert json.loads((run_dir / "run.json").read_text())["cancelled"] == 5
+    assert len(read_launches(marker)) == 3, "a cell started after the signal"
+    print(f"\n{signum.name}: process groups gone {stopped_s:.2f} s after the signal")
+
+    env["RJOBS_PAUSE"] = "0.1"
+    rerun = train(project, env, stderr)
+    rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, stderr.read_text()[-3000:]
+    rows = read_summary(run_dir)
+    assert {row["status"] for row in rows.values()} == {"Completed"}
+    for cell, row in rows.items():
+        assert row["job_name"] == (f"sig-{cell}-r2" if cell in in_flight else f"sig-{cell}")
+    launched = [launch.job_name for launch in read_launches(marker)]
+    assert sorted(launched) == sorted([*groups, *(row["job_name"] for row in rows.values())])
