@@ -3,10 +3,12 @@ never run twice; a dead supervisor is Lost even when nobody reaps it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from rjobs.monitor import JobMonitor
 from rjobs.spec import load_job_spec
 from rjobs.states import JobState
 from rjobs.sweep import Sweep, SweepSettings
-from tests.reliability.support import proc_state, read_launches, wait_until, write_project
+from tests.reliability.support import live_group_members, proc_state, read_launches, wait_until, write_project
 
 pytestmark = pytest.mark.slow
 needs_r = pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript")
@@ -142,3 +144,44 @@ def test_a_finished_job_leaves_no_zombie_behind(tmp_path: Path) -> None:
         while not backend.status([handle])[handle.job_name].state.terminal:
             pass  # poll as fast as possible: see exit.json the instant it appears, before the supervisor is gone
         assert proc_state(int(handle.data["pid"])) is None, "the finished supervisor was not reaped"
+
+
+def test_a_job_that_ignores_sigterm_is_killed_after_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancel is SIGTERM to the job's process group; a job that traps it (here bash, and the sleep that inherits
+    the ignored signal) must still be gone a grace period later, or the cancelled sweep waits on it forever."""
+    monkeypatch.setenv("RJOBS_CANCEL_GRACE_S", "1")
+    (tmp_path / "src").mkdir()
+    command = "bash -c \"trap '' TERM; sleep 300; echo ${{inputs.seed}}\""
+    (tmp_path / "job.yml").write_text(f"command: {json.dumps(command)}\ncode: src\ninputs:\n  seed: 1\n")
+    spec = load_job_spec(tmp_path / "job.yml")
+    backend = LocalBackend(check_packages=False)
+    sweep = Sweep(
+        spec,
+        build_cells(spec),
+        backend,
+        RunLedger(tmp_path / "results", "g"),
+        SweepSettings(run="g"),
+        JobMonitor(backend, interval=0.05),
+    )
+    (cell_id,) = sweep.cells
+    results: list[object] = []
+    worker = threading.Thread(target=lambda: results.append(sweep.run_cell(cell_id)), daemon=True)
+    worker.start()
+    handle_file = sweep.ledger.cell_dir(cell_id) / ".jobs" / f"g-{cell_id}" / "handle.json"
+    assert wait_until(handle_file.is_file, 10)
+    pgid = int(json.loads(handle_file.read_text())["data"]["pid"])
+    try:
+        assert wait_until(lambda: len(live_group_members(pgid)) >= 3, 10)  # supervisor, bash, sleep
+
+        sweep.cancel_all()
+        worker.join(timeout=8)
+
+        assert not worker.is_alive(), "the cancelled cell still waits on a job that ignores SIGTERM"
+        assert live_group_members(pgid) == []
+        (result,) = results
+        assert result.record.job_state == JobState.CANCELED  # type: ignore[attr-defined]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
