@@ -150,8 +150,13 @@ def _csv_value(value: Any) -> str:
     return str(value)
 
 
+LONG_LINE = 1000
+
+
 def tail_text(path: Path, max_lines: int = 20, max_bytes: int = 16384) -> str:
-    """The last lines of a log without reading a huge file whole."""
+    """The last lines of a log without reading a huge file whole. A line cut by the window is dropped when it is
+    a fragment of an ordinary line, but kept (its end) when it is an endless one: R's error message may close a
+    line that printed megabytes without a newline. Lines longer than LONG_LINE keep their end after an ellipsis."""
     try:
         with path.open("rb") as handle:
             handle.seek(0, os.SEEK_END)
@@ -161,9 +166,9 @@ def tail_text(path: Path, max_lines: int = 20, max_bytes: int = 16384) -> str:
     except OSError:
         return ""
     lines = data.decode("utf-8", errors="replace").splitlines()
-    if size > max_bytes and lines:
+    if size > max_bytes and lines and len(lines[0]) < LONG_LINE:
         lines = lines[1:]
-    return "\n".join(lines[-max_lines:])
+    return "\n".join(line if len(line) <= LONG_LINE else "…" + line[-LONG_LINE:] for line in lines[-max_lines:])
 
 
 def read_metrics(outputs_dir: Path) -> tuple[dict[str, float], str]:
