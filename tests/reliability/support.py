@@ -101,6 +101,49 @@ def load_sweep(job: Path) -> tuple[Any, list[Any]]:
     return spec, build_cells(spec, grid_file=grid if grid.is_file() else None, max_cells=100_000)
 
 
+def engine_sweep(
+    job: Path,
+    results: Path,
+    run: str,
+    *,
+    client: Any = None,
+    retries: int = 1,
+    workers: int = 4,
+) -> Any:
+    """Run the real engine over the job's grid to the end, on the local backend or (client given) on the Azure
+    fake with its clock; returns the finished Sweep."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rjobs.ledger import RunLedger
+    from rjobs.monitor import JobMonitor
+    from rjobs.sweep import Sweep, SweepSettings
+
+    spec, cells = load_sweep(job)
+    if client is None:
+        from rjobs.backends.local import LocalBackend
+
+        backend: Any = LocalBackend(check_packages=False)
+        monitor = JobMonitor(backend, interval=0.05, rng=random.Random(0))
+    else:
+        from rjobs.backends.azureml import AzureMLBackend
+
+        clock = client.clock
+        backend = AzureMLBackend(
+            client,
+            environment_file=job.parent / "environment-job.yml",
+            clock=clock,
+            sleep=clock.sleep,
+            r_packages=lambda _code: {"jsonlite": ["*.R"]},
+        )
+        monitor = JobMonitor(backend, interval=15.0, clock=clock, sleep=clock.sleep, rng=random.Random(0))
+    sweep = Sweep(spec, cells, backend, RunLedger(results, run), SweepSettings(run=run, retries=retries), monitor)
+    sweep.prepare()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(sweep.run_cell, list(sweep.cells)))
+    sweep.finish()
+    return sweep
+
+
 # --- the fake control plane, with faults keyed by call rather than by arrival order ---------------------------
 
 
