@@ -255,6 +255,7 @@ def job_intervals(jobs: Mapping[str, Mapping[str, Any]], prefix: str) -> dict[st
 
 def max_overlap(spans: Iterable[tuple[float, float]]) -> int:
     """Most intervals open at one instant; an interval ending when another starts does not overlap it."""
+    spans = list(spans)
     events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans], key=lambda e: (e[0], e[1]))
     current = peak = 0
     for _, step in events:
@@ -319,6 +320,47 @@ def live_group_members(pgid: int) -> list[int]:
         if state is not None and state[1] == pgid and state[0] not in ("Z", "X"):
             members.append(int(entry.name))
     return members
+
+
+@dataclass
+class JobProcessWatcher:
+    """Samples /proc every few milliseconds for live processes of one run's local jobs (the RJOBS_JOB_NAME the
+    backend gives each job's supervisor and R): the most jobs it ever saw alive at once."""
+
+    prefix: str
+    peak: int = 0
+    samples: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> JobProcessWatcher:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        key = f"RJOBS_JOB_NAME={self.prefix}".encode()
+        while not self._stop.is_set():
+            names = set()
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    environ = (entry / "environ").read_bytes()
+                except OSError:
+                    continue
+                state = proc_state(int(entry.name))
+                if state is None or state[0] in ("Z", "X"):
+                    continue
+                names |= {item for item in environ.split(b"\0") if item.startswith(key)}
+            self.peak = max(self.peak, len(names))
+            self.samples += 1
+            time.sleep(0.005)
 
 
 def wait_until(condition: Any, timeout: float, interval: float = 0.02) -> bool:

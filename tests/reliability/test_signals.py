@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,14 +37,12 @@ writeLines(sprintf('{"seed": %s}', seed), "outputs/metrics.json")
 """
 
 
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[str]:
-    """One temporary Prefect server for the module's flow subprocesses, so none starts its own."""
+@pytest.fixture
+def prefect_api(prefect_server: None) -> str:
+    """The session's test server, for the flow subprocesses, so none starts its own."""
     from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield str(PREFECT_API_URL.value())
+    return str(PREFECT_API_URL.value())
 
 
 def train(project: Path, env: dict[str, str], stderr: Path) -> subprocess.Popen[str]:
