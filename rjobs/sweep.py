@@ -185,6 +185,8 @@ class Sweep:
                     handle = self._patiently(lambda job=job: self.backend.submit(job))
                     submissions += 1
                     self._record_submit(record, job, handle)
+                elif record.job_name != job.job_name:  # its submitter died before recording it: record it now, so
+                    self._record_submit(record, job, handle)  # flows.cancel finds it while it runs
                 else:
                     record.job_name, record.attempt, record.handle = job.job_name, attempt, handle.to_json()
                 status = self._wait(record, handle)

@@ -171,3 +171,39 @@ def test_one_cancel_that_keeps_failing_does_not_spare_the_others(tmp_path: Path)
 
     assert set(client.names("jobs.begin_cancel")) == in_flight
     assert {client.state_of(name) for name in in_flight} == {"Canceled"}
+
+
+class KilledOnSubmitRecord(BaseException):
+    """Stands in for SIGKILL right after a submit succeeded, before the ledger recorded it."""
+
+
+def test_a_job_the_ledger_never_recorded_is_recorded_as_soon_as_a_rerun_attaches(tmp_path: Path) -> None:
+    """flows.cancel reads the ledger: a job adopted by the re-run must be in it while it runs, not only at the end."""
+    clock = FakeClock()
+    client = fake(tmp_path, clock)
+    sweep, _ = build(tmp_path, client, clock, cells=1)
+    (cell,) = sweep.cells
+    real_save = sweep.ledger.save
+
+    def save(record: Any) -> None:
+        if record.state == JobState.QUEUED.value:
+            raise KilledOnSubmitRecord
+        real_save(record)
+
+    sweep.ledger.save = save  # type: ignore[method-assign]
+    with pytest.raises(KilledOnSubmitRecord):
+        sweep.run_cell(cell)
+    assert client.names("jobs.create_or_update")[-1] == f"{RUN}-{cell}"
+    assert sweep.ledger.load(cell) is None
+
+    rerun, wait_running = build(tmp_path, client, clock, cells=1)
+    pool, futures = fan_out(rerun, workers=1)
+    wait_running(1)
+    record = rerun.ledger.load(cell)
+    rerun.cancel_all()
+    futures[0].result(timeout=30)
+    pool.shutdown()
+
+    assert record is not None and record.job_name == f"{RUN}-{cell}" and record.handle
+    assert not record.job_state.terminal
+    assert client.names("jobs.create_or_update").count(f"{RUN}-{cell}") == 1
