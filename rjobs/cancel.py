@@ -32,6 +32,11 @@ def run_handles(ledger: RunLedger, backend: Backend) -> dict[str, JobHandle]:
     for handle_file in sorted(ledger.run_dir.glob("*/.jobs/*/handle.json")):
         handle = JobHandle.from_json(json.loads(handle_file.read_text()))
         handles.setdefault(handle.job_name, handle)
+    adopt = getattr(backend, "adopt", None)
+    if callable(adopt):  # local supervisors whose submitter died before writing their handle
+        for runner_file in sorted(ledger.run_dir.glob("*/.jobs/*/runner.json")):
+            if runner_file.parent.name not in handles and (adopted := adopt(runner_file.parent)) is not None:
+                handles[adopted.job_name] = adopted
     listing = getattr(backend, "jobs_of_run", None)
     if callable(listing):
         for handle in listing(ledger.run):

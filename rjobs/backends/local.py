@@ -146,9 +146,11 @@ class LocalBackend:
         return self._adopt(job)
 
     def _adopt(self, job: CellJob) -> JobHandle | None:
-        """A supervisor that started (runner.json) or is starting (its lock is held) is the job: adopt it. With
-        neither, no process ever ran the job and submit may start it afresh."""
-        work = self._work_dir(job)
+        return self.adopt(self._work_dir(job))
+
+    def adopt(self, work: Path) -> JobHandle | None:
+        """A supervisor that started (runner.json) or is starting (its lock is held) in this job folder is the
+        job: adopt it. With neither, no process ever ran the job and submit may start it afresh."""
         runner = work / local_runner.RUNNER_FILE
         deadline = time.monotonic() + ADOPT_WAIT_S
         while not runner.is_file() and _held(work / LOCK_FILE) and time.monotonic() < deadline:
@@ -159,9 +161,9 @@ class LocalBackend:
             return None
         record = json.loads(runner.read_text())
         data = {"pid": record["pid"], "start_ticks": record["start_ticks"], "argv": record["argv"]}
-        handle = JobHandle(job_name=job.job_name, backend=self.name, data={**data, "work_dir": str(work)})
+        handle = JobHandle(job_name=work.name, backend=self.name, data={**data, "work_dir": str(work)})
         atomic_write_text(work / HANDLE_FILE, json.dumps(handle.to_json()))
-        log.info("job %s: adopted the supervisor (pid %s) its submitter left behind", job.job_name, record["pid"])
+        log.info("job %s: adopted the supervisor (pid %s) its submitter left behind", work.name, record["pid"])
         return handle
 
     def submit(self, job: CellJob) -> JobHandle:

@@ -185,3 +185,35 @@ def test_a_job_that_ignores_sigterm_is_killed_after_the_grace_period(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
+
+
+@needs_r
+def test_cancel_run_reaches_a_job_whose_submitter_died_before_its_handle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """python -m flows.cancel finds local jobs by their handle files; a supervisor left without one (its submitter
+    was killed right after starting it) must be cancelled too."""
+    from rjobs.cancel import cancel_run
+
+    monkeypatch.setenv("RJOBS_MARKER", str(tmp_path / "launches.txt"))
+    job = write_project(tmp_path / "project", inputs={"seed": 1, "pause": 120, "fail": 0})
+    first = make_sweep(job, tmp_path / "results")
+    first.prepare()
+    (cell_id,) = first.cells
+    with monkeypatch.context() as patch:
+        die_before_handle(patch)
+        with pytest.raises(Killed):
+            first.run_cell(cell_id)
+    runner = first.ledger.cell_dir(cell_id) / ".jobs" / f"w-{cell_id}" / "runner.json"
+    assert wait_until(runner.is_file, 10)
+    pgid = int(json.loads(runner.read_text())["pid"])
+    try:
+        assert live_group_members(pgid)
+
+        report = cancel_run(first.ledger, LocalBackend(check_packages=False), timeout=10, interval=0.05)
+
+        assert report.requested == [f"w-{cell_id}"]
+        assert wait_until(lambda: live_group_members(pgid) == [], 5)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
