@@ -1,5 +1,6 @@
 """R printing 200 MB: the orchestrator keeps only the log's tail (in status.json's error) and its memory stays
-small, measured with getrusage in a subprocess driver, whether the log is many lines or one endless line."""
+small, measured in a subprocess driver (its VmHWM: getrusage's ru_maxrss survives exec, so it would
+report the forking pytest's size), whether the log is many lines or one endless line."""
 
 from __future__ import annotations
 
