@@ -61,6 +61,7 @@ class SweepSettings:
 
 
 CONTROL_PLANE_ATTEMPTS = 8
+CANCEL_WAIT_S = 300.0
 
 
 class Sweep:
@@ -245,6 +246,7 @@ class Sweep:
             status = self.monitor.wait(handle, self.settings.timeout_s)
         except JobTimedOutError as exc:
             self._cancel(handle)
+            self._until_stopped(handle)
             record.state, record.error = JobState.FAILED.value, f"timed out: {exc.detail}"
             record.failures += 1
             self._finish(record)
@@ -262,6 +264,14 @@ class Sweep:
             record.error = "cancelled"
         self._finish(record)
         return status.state
+
+    def _until_stopped(self, handle: JobHandle) -> None:
+        """Hold the cell's slot until a cancelled job has stopped, so the next cell never runs beside it and
+        max_concurrent holds on the cluster too; bounded, since a service may take its time to cancel."""
+        try:
+            self.monitor.wait(handle, CANCEL_WAIT_S)
+        except (JobTimedOutError, TransientBackendError) as exc:
+            log.warning("job %s: still stopping after its cancel (%s); moving on", handle.job_name, exc)
 
     def _finish(self, record: CellRecord) -> None:
         record.ended_at = self.wall_clock()

@@ -109,6 +109,7 @@ def engine_sweep(
     client: Any = None,
     retries: int = 1,
     workers: int = 4,
+    timeout_s: float | None = None,
 ) -> Any:
     """Run the real engine over the job's grid to the end, on the local backend or (client given) on the Azure
     fake with its clock; returns the finished Sweep."""
@@ -136,7 +137,8 @@ def engine_sweep(
             r_packages=lambda _code: {"jsonlite": ["*.R"]},
         )
         monitor = JobMonitor(backend, interval=15.0, clock=clock, sleep=clock.sleep, rng=random.Random(0))
-    sweep = Sweep(spec, cells, backend, RunLedger(results, run), SweepSettings(run=run, retries=retries), monitor)
+    settings = SweepSettings(run=run, retries=retries, timeout_s=timeout_s)
+    sweep = Sweep(spec, cells, backend, RunLedger(results, run), settings, monitor)
     sweep.prepare()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(sweep.run_cell, list(sweep.cells)))
