@@ -164,7 +164,8 @@ def test_local_sweep_survives_sigkill_at_random_points(tmp_path: Path) -> None:
     assert reader.reads["status.json"] > 0 and reader.reads["summary.csv"] > 0
     final = json.loads((results / run / "run.json").read_text())
     assert (final["completed"], final["failed"], final["cancelled"]) == (cells - 1, 1, 0)
-    print(f"\nlocal crash: {log.kills} kills, {len(log.orphans)} orphans adopted, {len(launches)} R launches")
+    print(f"\nlocal crash: {log.kills} kills, {len(log.orphans)} orphans adopted, {len(launches)} R launches, ", end="")
+    print(f"{sum(reader.reads.values())} clean reads of results files")
 
 
 @pytest.mark.slow
@@ -202,4 +203,5 @@ def test_azure_sweep_survives_sigkill_at_random_points(tmp_path: Path) -> None:
     assert len({r["pid"] for r in requests}) >= log.kills + 1
     assert log.kills >= 4, log
     assert reader.errors == []
-    print(f"\nfake crash: {log.kills} kills, {len(cell_jobs)} jobs created once each, {len(requests)} requests")
+    print(f"\nfake crash: {log.kills} kills, {len(cell_jobs)} jobs created once, {len(requests)} requests, ", end="")
+    print(f"{sum(reader.reads.values())} clean reads of results files")
