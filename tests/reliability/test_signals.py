@@ -59,15 +59,35 @@ def train(project: Path, env: dict[str, str], stderr: Path) -> subprocess.Popen[
         )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+SIGNALS = [
+    pytest.param(signal.SIGTERM, 1, id="SIGTERM"),
+    pytest.param(signal.SIGINT, 1, id="SIGINT"),
+    pytest.param(
+        signal.SIGINT,
+        2,
+        id="SIGINT-twice",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="a second signal interrupts fan_out's cleanup, so results are written while cells still wait: "
+            "a cell stays Queued in summary.csv (flows/train.py diff in the issue-6 report)",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("signum", "times"), SIGNALS)
 def test_signal_cancels_every_job_exits_130_and_the_rerun_continues(
-    tmp_path: Path, prefect_api: str, signum: signal.Signals
+    tmp_path: Path, prefect_api: str, signum: signal.Signals, times: int
 ) -> None:
     project = tmp_path / "project"
-    write_project(project, script=SLEEPY_R, command="Rscript work.R --seed ${{inputs.seed}}", inputs={"seed": 1})
+    command = "Rscript work.R --seed ${{inputs.seed}}"
+    if times > 1:  # jobs that shrug off SIGTERM keep the cleanup busy for the grace period: the repeat lands in it
+        command = f"bash -c \"trap '' TERM; {command}\""
+    write_project(project, script=SLEEPY_R, command=command, inputs={"seed": 1})
     (project / "grid.yml").write_text("seed: [1, 2, 3, 4, 5]\n")
     marker, stderr = tmp_path / "launches.txt", tmp_path / "train.stderr"
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "RJOBS_MARKER": str(marker), "RJOBS_PAUSE": "300"}
+    env["RJOBS_CANCEL_GRACE_S"] = "2"
 
     flow = train(project, env, stderr)
     try:
@@ -80,7 +100,9 @@ def test_signal_cancels_every_job_exits_130_and_the_rerun_continues(
         assert len(groups) == 3 and all(live_group_members(pgid) for pgid in groups.values())
 
         signalled = time.monotonic()
-        flow.send_signal(signum)
+        for n in range(times):  # a second Ctrl-C while the first is being handled, as impatient users do
+            time.sleep(0.5 if n else 0)
+            flow.send_signal(signum)
         assert wait_until(lambda: not any(live_group_members(g) for g in groups.values()), POLL_S + GRACE_S), (
             "R still running after the grace period"
         )
@@ -99,7 +121,7 @@ def test_signal_cancels_every_job_exits_130_and_the_rerun_continues(
     assert all(rows[cell]["error"] == "cancelled" for cell in in_flight)
     assert json.loads((run_dir / "run.json").read_text())["cancelled"] == 5
     assert len(read_launches(marker)) == 3, "a cell started after the signal"
-    print(f"\n{signum.name}: process groups gone {stopped_s:.2f} s after the signal")
+    print(f"\n{signum.name} x{times}: process groups gone {stopped_s:.2f} s after the signal")
 
     env["RJOBS_PAUSE"] = "0.1"
     rerun = train(project, env, stderr)
