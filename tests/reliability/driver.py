@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pace", type=float, default=0.0, help="fake: real seconds slept per fake second")
     parser.add_argument("--failure-rate", type=float, default=0.0, help="fake: share of jobs that fail")
+    parser.add_argument("--run-commands", action="store_true", help="fake: run each job's command (real R)")
     parser.add_argument("--report", help="write the run summary and peak RSS here as JSON")
     return parser
 
@@ -51,8 +52,10 @@ def _fake_backend(args: argparse.Namespace, job: Path) -> tuple[Any, Any]:
         persist_path=Path(args.state),
         call_log=Path(args.call_log) if args.call_log else None,
         failure_rate=args.failure_rate,
+        run_commands=args.run_commands,
     )
-    client.script(f"{args.run}-*", artifacts={"outputs/metrics.json": '{"score": 1.0}', "outputs/model.txt": "m"})
+    if not args.run_commands:
+        client.script(f"{args.run}-*", artifacts={"outputs/metrics.json": '{"score": 1.0}', "outputs/model.txt": "m"})
 
     def paced(seconds: float) -> None:
         clock.sleep(seconds)
@@ -64,7 +67,7 @@ def _fake_backend(args: argparse.Namespace, job: Path) -> tuple[Any, Any]:
         environment_file=job.parent / "environment-job.yml",
         clock=clock,
         sleep=paced,
-        r_packages=lambda _code: {"jsonlite": ["work.R"]},
+        r_packages=lambda _code: {},
         poll_interval=5.0,
     )
     monitor = JobMonitor(backend, interval=args.interval, clock=clock, sleep=paced, rng=random.Random(args.seed))
