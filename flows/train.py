@@ -12,7 +12,11 @@ if __name__ == "__main__":
 
     sys.exit(main())
 
+import signal
+import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -77,11 +81,28 @@ def fan_out(sweep: Sweep, limit: int) -> None:
             state = result.record.state if result else finished.state.name
             logger.info("[%d/%d] cell %s: %s", done, len(sweep.cells), cell_id, state)
     except BaseException:
-        cancelled = sweep.cancel_all()
-        logger.warning("interrupted: cancelled %d job(s) in flight", len(cancelled))
-        for future in running:
-            future.wait(timeout=60)
+        with signals_ignored():
+            cancelled = sweep.cancel_all()
+            logger.warning("interrupted: cancelled %d job(s) in flight", len(cancelled))
+            for future in running:
+                future.wait(timeout=60)
         raise
+
+
+@contextmanager
+def signals_ignored() -> Iterator[None]:
+    """A repeated Ctrl-C or SIGTERM would abandon the cleanup half-way; the first one already cancels everything."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def upload_inputs(resolved: ResolvedSweep) -> dict[str, str]:

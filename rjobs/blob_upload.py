@@ -46,6 +46,7 @@ from requests.adapters import HTTPAdapter
 logger = logging.getLogger(__name__)
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+SAS_TOKEN_ENV = "AZURE_STORAGE_SAS_TOKEN"
 MiB = 1024 * 1024
 DEFAULT_BLOCK_SIZE = 4 * MiB
 MAX_BLOCK_SIZE = 4000 * MiB
@@ -241,9 +242,11 @@ def make_service_client(
         except ValueError:
             raise ValueError("the storage connection string is malformed (its value is not shown)") from None
     if credential is None and "sig=" not in urlsplit(account_url or "").query:
-        from azure.identity import DefaultAzureCredential
+        credential = os.environ.get(SAS_TOKEN_ENV) or None
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
 
-        credential = DefaultAzureCredential()
+            credential = DefaultAzureCredential()
     assert account_url is not None
     return BlobServiceClient(account_url, credential=credential, **client_kwargs)
 

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, Field
@@ -127,6 +128,13 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
     environment_file = Path(options.environment) if options.environment else _beside(spec, "environment-job.yml")
     if environment_file is not None and not environment_file.is_file():
         raise InputError(environment_file, None, "file not found", "pass --environment with your environment YAML")
+    if options.data_account_url and "sig=" in urlsplit(options.data_account_url).query:
+        raise InputError(
+            "--data-account-url",
+            None,
+            "carries a SAS token, which Prefect would store with the flow run's parameters and show in its UI",
+            "give the account URL without its '?...' query and put the SAS token in AZURE_STORAGE_SAS_TOKEN",
+        )
     check_result_options(options.select, options.register_model, options.model_path, "--register-model")
     if options.backend == "azureml" and not options.no_mlflow and options.tracking_uri is None:
         require_azureml_mlflow()

@@ -26,6 +26,7 @@ from rjobs.backends.azureml_jobs import (
 )
 from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus
 from rjobs.errors import EnvironmentCheckError, InputError, TransientBackendError
+from rjobs.ledger import tail_text
 from rjobs.naming import content_hash, hash_tree, slug
 from rjobs.spec import InputSpec, JobSpec, check_local_files
 from rjobs.states import JobState, parse_state
@@ -156,10 +157,8 @@ def _load(loader: Callable[..., Any], source: Any, where: Path, **options: Any) 
 
 
 def _log_tail(path: Path | None, lines: int = 30) -> str:
-    if path is None or not path.is_file():
-        return ""
-    text = path.read_bytes()[-16384:].decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
+    """The smoke job's last log lines, read from the end: a huge log is never loaded whole."""
+    return tail_text(path, max_lines=lines) if path is not None else ""
 
 
 class AzureMLBackend:

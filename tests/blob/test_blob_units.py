@@ -116,7 +116,9 @@ def test_third_party_debug_logs_lose_sas_signatures(caplog: pytest.LogCaptureFix
     pool.debug('%s "%s %s HTTP/1.1" %s', "http://h", "GET", "/c/b?sv=2024&sp=rw&sig=S1GN%3D", 200)
     pool.debug("broken %s %s", "only-one-arg")
     assert len([f for f in pool.filters if isinstance(f, RedactingFilter)]) == 1
-    assert "S1GN" not in caplog.records[0].getMessage() and "sig=***" in caplog.records[0].getMessage()
+    message = caplog.records[0].getMessage()
+    assert "S1GN" not in message
+    assert "sig=***" in message or "sig=[REDACTED]" in message  # MLflow, once imported, adds a filter of its own
     assert caplog.records[1].getMessage() == "broken %s %s"
 
 

@@ -141,11 +141,6 @@ def test_local_sweep_with_upload_writes_no_secret(
     assert leaks([azurite, account_key, *env_secrets.values()], haystacks) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--data-account-url is a flow parameter: Prefect stores a SAS in it with the flow run (diff in the "
-    "issue-6 report: refuse it in rjobs.options.resolve, read the SAS from AZURE_STORAGE_SAS_TOKEN)",
-)
 def test_a_sas_given_as_the_account_url_is_not_kept(
     demo_project: Path,
     azurite: str,
@@ -196,11 +191,6 @@ def test_azure_sweep_sends_and_writes_no_secret(
     assert leaks([connection_string, *env_secrets.values()], [*haystacks, *sent]) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="make_service_client ignores AZURE_STORAGE_SAS_TOKEN (diff in the issue-6 report), so a SAS can only "
-    "be given in the URL, where Prefect keeps it",
-)
 def test_a_sas_from_the_environment_uploads_and_is_not_kept(
     demo_project: Path,
     azurite: str,

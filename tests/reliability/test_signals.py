@@ -62,16 +62,7 @@ def train(project: Path, env: dict[str, str], stderr: Path) -> subprocess.Popen[
 SIGNALS = [
     pytest.param(signal.SIGTERM, 1, id="SIGTERM"),
     pytest.param(signal.SIGINT, 1, id="SIGINT"),
-    pytest.param(
-        signal.SIGINT,
-        2,
-        id="SIGINT-twice",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="a second signal interrupts fan_out's cleanup, so results are written while cells still wait: "
-            "a cell stays Queued in summary.csv (flows/train.py diff in the issue-6 report)",
-        ),
-    ),
+    pytest.param(signal.SIGINT, 2, id="SIGINT-twice"),
 ]
 
 
