@@ -25,6 +25,7 @@ args <- commandArgs(trailingOnly = TRUE)
 dir.create("outputs", showWarnings = FALSE)
 jsonlite::write_json(args, "outputs/args.json")
 writeLines(Sys.getenv("TZ"), "outputs/tz.txt")
+writeLines(Sys.getenv("AZURE_STORAGE_CONNECTION_STRING", "unset"), "outputs/secret.txt")
 """
 SLEEP_R = """
 dir.create("outputs", showWarnings = FALSE)
@@ -52,7 +53,8 @@ def make_sweep(job: Path, results: Path, grid: object, run: str = "t") -> Sweep:
 HOSTILE = ["two words", 'it\'s "quoted"', "a;b && c", "$(touch /tmp/rjobs-pwned)", "`id`", "é 你好", "--evil", "*"]
 
 
-def test_hostile_values_reach_r_exactly_and_never_a_shell(tmp_path: Path) -> None:
+def test_hostile_values_reach_r_exactly_and_never_a_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "AccountKey=not-for-r")
     job = make_project(tmp_path, ECHO_R, "Rscript main.R --value ${{inputs.value}} --n 1", "  value: x\n")
     sweep = make_sweep(job, tmp_path / "results", [{"value": v} for v in HOSTILE])
     sweep.prepare()
@@ -63,6 +65,7 @@ def test_hostile_values_reach_r_exactly_and_never_a_shell(tmp_path: Path) -> Non
         args = json.loads((outputs / "args.json").read_text())
         assert args == ["--value", sweep.cells[cell_id].params["value"], "--n", "1"]
         assert (outputs / "tz.txt").read_text().strip() == "UTC"
+        assert (outputs / "secret.txt").read_text().strip() == "unset"
     assert not Path("/tmp/rjobs-pwned").exists()
 
 

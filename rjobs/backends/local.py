@@ -7,12 +7,13 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rjobs import envcheck
@@ -31,6 +32,14 @@ HANDLE_FILE = "handle.json"
 LOCK_FILE = "supervisor.lock"
 ADOPT_WAIT_S = 10.0
 REAP_WAIT_S = 5.0
+
+
+SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CONNECTION_STRING|ACCOUNT_KEY|SAS|CREDENTIAL|API_KEY", re.I)
+
+
+def job_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The orchestrator's environment minus its secrets: an Azure job never sees them, so a local one doesn't."""
+    return {name: value for name, value in environ.items() if not SECRET_NAME.search(name)}
 
 
 def _proc_start_ticks(pid: int) -> int | None:
@@ -183,7 +192,12 @@ class LocalBackend:
         argv = self._argv(job, code_dir)
         for name in job.spec.outputs:
             (code_dir / OUTPUTS_DIR / name).mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **job.spec.environment_variables, "TZ": "UTC", "RJOBS_JOB_NAME": job.job_name}
+        env = {
+            **job_environment(os.environ),
+            **job.spec.environment_variables,
+            "TZ": "UTC",
+            "RJOBS_JOB_NAME": job.job_name,
+        }
         runner = [sys.executable, "-I", "-S", local_runner.__file__, str(work / EXIT_FILE), str(work / LOG_FILE), "--"]
         lock = os.open(work / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
