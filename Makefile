@@ -42,3 +42,11 @@ deploy: setup
 
 worker: setup
 	@bash scripts/prefect.sh worker
+
+# Orchestration benchmarks (issue 8): start-up, re-run, control-plane calls, scale on the fake Azure ML and
+# the local fan-out against xargs, each as a ratio to a baseline; rewrites their section of bench/RESULTS.md.
+# BENCH_ARGS=--full adds the flow at 10,000 cells (about 10 minutes more).
+.PHONY: bench
+
+bench: setup
+	$(PY) -m bench.run_all $(BENCH_ARGS)
