@@ -11,6 +11,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from flows.temporary_server import TemporaryServer
 from rjobs.backends import make_backend
 from rjobs.errors import InputError
 from rjobs.ledger import RunLedger
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             written = emit_yaml(resolved, Path(options.emit_yaml))
             print(f"wrote {len(written)} job YAML file(s) to {options.emit_yaml}; submit each with az ml job create -f")
             return EXIT_OK
+        server = TemporaryServer.start_unless_configured()  # stopped at exit, after Prefect has sent its logs
         if options.backend == "local":
             backend = make_backend(resolved)
             backend.ensure_data(resolved.spec)
@@ -161,16 +163,33 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    return run_flow(resolved, server)
+
+
+def run_flow(resolved: ResolvedSweep, server: TemporaryServer | None) -> int:
+    """The train flow (on the temporary server once it answers), then the table and the exit code."""
     from flows.train import train
 
+    if server is not None:
+        try:
+            server.wait()
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILED_CELLS
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        state = train(options, return_state=True)
+        state = train(resolved.options, return_state=True)
     except KeyboardInterrupt:
         print("cancelled: in-flight jobs were cancelled; re-run with the same --run-name to continue", file=sys.stderr)
         return EXIT_CANCELLED
     finally:
         signal.signal(signal.SIGTERM, previous)
+    return report(resolved, state)
+
+
+def report(resolved: ResolvedSweep, state: Any) -> int:
+    """Print the table and the outcome of the flow run's final state; the exit code that goes with it."""
+    options = resolved.options
     run_dir = Path(options.results).resolve() / resolved.run
     if state.is_failed() or state.is_crashed():
         error = state.result(raise_on_failure=False)

@@ -1,0 +1,98 @@
+"""Prefect's temporary server, started before the CLI validates and imports Prefect so that it boots meanwhile
+(bench/RESULTS.md: about 2.5 s of a 6-9 s start-up). Imports nothing of Prefect's."""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+START_TIMEOUT_S = 120.0  # a first start migrates a fresh database: 20 s+ on a loaded machine
+
+
+def prefect_api_configured() -> bool:
+    """PREFECT_API_URL in the environment or the active profile; once Prefect is imported (a worker, a test
+    harness) its settings are fixed, so Prefect's own answer counts."""
+    if "prefect" in sys.modules:
+        from prefect.settings import get_current_settings
+
+        return get_current_settings().api.url is not None
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    try:
+        profiles = tomllib.loads(Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")).read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active", "ephemeral")
+    return bool(profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL"))
+
+
+def uvicorn_command(port: int) -> list[str]:
+    """The command Prefect's SubprocessASGIServer runs (tests/test_temporary_server.py holds the two together)."""
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("prefect is not installed in this environment; run `make setup`")
+    app_dir = str(Path(next(iter(spec.submodule_search_locations))).parent)
+    return [
+        *(sys.executable, "-m", "uvicorn", "--app-dir", app_dir, "--factory", "prefect.server.api.server:create_app"),
+        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"),
+    ]
+
+
+class TemporaryServer:
+    """One uvicorn process serving Prefect's API on a free port, stopped when this process exits; it keeps its
+    history in Prefect's default database, as Prefect's own temporary server does."""
+
+    def __init__(self) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/api"
+        self.process = subprocess.Popen(uvicorn_command(port), env={**os.environ, **SERVER_ENV})
+        atexit.register(self.stop)
+
+    @classmethod
+    def start_unless_configured(cls) -> TemporaryServer | None:
+        """Start one and point PREFECT_API_URL at it, unless a server is configured or Prefect is already
+        imported (its settings are made: Prefect then starts its own temporary server as usual)."""
+        if "prefect" in sys.modules or prefect_api_configured():
+            return None
+        server = cls()
+        os.environ["PREFECT_API_URL"] = server.url
+        return server
+
+    def wait(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Until /health answers; a server that exits or never answers is an error naming the way around it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(
+            f"Prefect's temporary server at {self.url} did not answer within {timeout:.0f} s "
+            f"(exit code {self.process.returncode}); start one with `make server` and set PREFECT_API_URL"
+        )
+
+    def stop(self) -> None:
+        """Terminate, then kill after 5 s, and reap."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
