@@ -16,7 +16,8 @@ from rjobs.plots import plot_metric_by_param
 from rjobs.registry import DEFAULT_MODEL_PATH, RegisteredModel, register_azureml, register_local
 from rjobs.selection import parse_objective, select_best
 from rjobs.sweep import Sweep
-from rjobs.tracking import TrackingResult, azure_tracking_uri, experiment_for, fixed_params, log_sweep
+from rjobs.tracking import TrackingResult, azure_tracking_uri, experiment_for, fixed_params
+from rjobs.tracking_record import log_sweep_if_changed
 from tasks.results import artifact_key
 
 MAX_EMBEDDED_PNG = 300_000
@@ -32,7 +33,7 @@ def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResu
     """Parent run + a child run per cell from the ledger; local sqlite store, or the workspace's MLflow on Azure."""
     if tracking_uri is None and sweep.backend.name == "azureml":
         tracking_uri = azure_tracking_uri(sweep.backend.ml_client)  # type: ignore[attr-defined]
-    result = log_sweep(
+    result, logged = log_sweep_if_changed(
         sweep.ledger,
         sweep_records(sweep),
         experiment=experiment_for(sweep.spec),
@@ -40,6 +41,13 @@ def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResu
         params=fixed_params(sweep.spec, sweep.grid_keys),
         tracking_uri=tracking_uri,
     )
+    if not logged:
+        get_run_logger().info(
+            "MLflow %s already holds this sweep as it is (parent run %s): nothing to log",
+            result.tracking_uri,
+            result.parent_run_id,
+        )
+        return result
     get_run_logger().info(
         "MLflow %s: parent run %s, %d run(s) created, %d updated, %d artifact folder(s) logged",
         result.tracking_uri,
