@@ -6,7 +6,7 @@ from rjobs.backends.base import Backend
 from rjobs.errors import InputError
 from rjobs.options import ResolvedSweep, dockerfile_path
 
-DEFAULT_POLL_INTERVAL = {"local": 0.2, "azureml": 15.0}
+DEFAULT_POLL_INTERVAL = {"local": 0.05, "azureml": 15.0}  # local: a stat per job; 0.2 s cost 0.1 s per cell
 
 
 def make_backend(sweep: ResolvedSweep) -> Backend:

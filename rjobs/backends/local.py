@@ -22,6 +22,7 @@ from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus
 from rjobs.command import format_value, render_argv
 from rjobs.errors import InputError
 from rjobs.ledger import LOG_FILE, OUTPUTS_DIR, atomic_write_text
+from rjobs.naming import hash_tree
 from rjobs.spec import InputSpec, JobSpec, check_local_files
 from rjobs.states import JobState
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 JOBS_DIR = ".jobs"
 EXIT_FILE = "exit.json"
 HANDLE_FILE = "handle.json"
+_CHECKED: dict[tuple[str | None, ...], EnvironmentInfo] = {}  # passed package checks, by R, code and Dockerfile
 LOCK_FILE = "supervisor.lock"
 ADOPT_WAIT_S = 10.0
 REAP_WAIT_S = 5.0
@@ -109,6 +111,9 @@ class LocalBackend:
         if spec.code is None or not self.check_packages:
             return EnvironmentInfo(reference=rscript)
         dockerfile = self.dockerfile if self.dockerfile and self.dockerfile.is_file() else None
+        key = (rscript, str(spec.code), hash_tree(spec.code), str(dockerfile), dockerfile and hash_tree(dockerfile))
+        if key in _CHECKED:  # the CLI checked before the flow's check-environment task: R is asked once
+            return _CHECKED[key]
         report = envcheck.check_environment(spec.code, dockerfile, rscript=rscript)
         if report.missing:
             raise InputError(
@@ -124,7 +129,8 @@ class LocalBackend:
             )
         if dockerfile is not None and report.docker_only:
             warnings.append(f"{dockerfile} installs {', '.join(report.docker_only)}, which the R code never loads")
-        return EnvironmentInfo(reference=rscript, warnings=tuple(warnings))
+        _CHECKED[key] = EnvironmentInfo(reference=rscript, warnings=tuple(warnings))
+        return _CHECKED[key]
 
     def ensure_code(self, spec: JobSpec) -> None:
         """Nothing to upload: each submission copies the code folder, as Azure mounts a snapshot."""
