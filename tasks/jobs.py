@@ -1,6 +1,9 @@
-"""The per-cell Prefect task: one task run per cell, so the UI shows each cell's job and state."""
+"""The per-cell Prefect task: one task run per cell, so the UI shows each cell's job and state; for large sweeps,
+task runs of many cells (a Prefect task run and its log lines cost ~30 ms: see bench/RESULTS.md)."""
 
 from __future__ import annotations
+
+from concurrent.futures import Executor
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -15,17 +18,42 @@ from rjobs.sweep import CellResult, Outcome, Sweep
 def run_cell(sweep: Sweep, cell_id: str) -> CellResult:
     """Run one cell to a terminal state; a failed cell fails its task run only, after its record is saved."""
     result = sweep.run_cell(cell_id)
+    error = _report(sweep, result)
+    if error is not None:
+        raise error
+    return result
+
+
+@task(name="run-cells", task_run_name="cells-{first}-x{count}", cache_policy=NO_CACHE)
+def run_cells(sweep: Sweep, cell_ids: list[str], pool: Executor, first: str, count: int) -> list[CellResult]:
+    """Run a batch of cells on the sweep's shared pool (at most max_concurrent jobs in flight across batches);
+    the task run fails when one of its cells did not complete, after every cell of the batch has ended."""
+    results = list(pool.map(sweep.run_cell, cell_ids))
+    errors = [error for error in (_report(sweep, result, quiet=True) for result in results) if error is not None]
+    get_run_logger().info("%d of %d cell(s) completed", count - len(errors), count)
+    if errors:
+        if all(isinstance(error, JobCanceledError) for error in errors):
+            raise errors[0]
+        detail = f"{len(errors)} of {count} cell(s) did not complete; the first: {errors[0]}"
+        raise JobFailedError(f"{first} (+{count - 1} cells)", detail)
+    return results
+
+
+def _report(sweep: Sweep, result: CellResult, quiet: bool = False) -> JobFailedError | JobCanceledError | None:
+    """Log a completed cell (unless quiet: a batch logs a count, at about 1 ms per log record); the error its task
+    run should raise otherwise."""
     record = result.record
-    logger = get_run_logger()
     params = ", ".join(f"{k}={v}" for k, v in record.params.items())
     if record.job_state == JobState.COMPLETED:
+        if quiet:
+            return None
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(record.metrics.items()))
         verb = "reused" if result.outcome == Outcome.REUSED else "completed"
-        logger.info("cell %s (%s) %s: %s", cell_id, params, verb, metrics or record.metrics_error)
-        return result
-    look_at = record.url or sweep.ledger.cell_dir(cell_id) / LOG_FILE
+        get_run_logger().info("cell %s (%s) %s: %s", record.cell, params, verb, metrics or record.metrics_error)
+        return None
+    look_at = record.url or sweep.ledger.cell_dir(record.cell) / LOG_FILE
     if record.job_state == JobState.CANCELED:
-        raise JobCanceledError(record.job_name, record.error or "cancelled", look_at)
-    raise JobFailedError(
-        record.job_name or cell_id, f"{record.state} after {record.attempt} attempt(s):\n{record.error}", look_at
+        return JobCanceledError(record.job_name, record.error or "cancelled", look_at)
+    return JobFailedError(
+        record.job_name or record.cell, f"{record.state} after {record.attempt} attempt(s):\n{record.error}", look_at
     )

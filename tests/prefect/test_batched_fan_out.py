@@ -1,0 +1,78 @@
+"""Past PER_CELL_TASK_RUNS cells the flow runs BATCHES task runs of many cells (a task run per cell costs Prefect
+~21 ms: bench/RESULTS.md): every cell still runs once, jobs in flight stay within --max-concurrent, and a failed
+cell fails its batch's task run only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flows import train as train_module
+from rjobs.options import SweepOptions
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
+
+R_SCRIPT = """
+args <- commandArgs(trailingOnly = TRUE)
+seed <- as.integer(args[2])
+marks <- Sys.getenv("RJOBS_TEST_MARKS")
+file.create(file.path(marks, paste0(seed, ".start")))
+Sys.sleep(0.3)
+file.create(file.path(marks, paste0(seed, ".end")))
+if (seed == 5) stop("seed 5 fails on purpose")
+dir.create("outputs", showWarnings = FALSE)
+writeLines(sprintf('{"score": %d}', seed), "outputs/metrics.json")
+"""
+
+
+def test_large_sweep_runs_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.R").write_text(R_SCRIPT)
+    job = "command: Rscript main.R --seed ${{inputs.seed}}\ncode: src\ninputs:\n  seed: 1\n"
+    (tmp_path / "job.yml").write_text(job)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    monkeypatch.setenv("RJOBS_TEST_MARKS", str(marks))
+    monkeypatch.setattr(train_module, "PER_CELL_TASK_RUNS", 4)
+    monkeypatch.setattr(train_module, "BATCHES", 3)
+    options = SweepOptions(
+        job=str(tmp_path / "job.yml"),
+        results=str(tmp_path / "results"),
+        param=["seed=1,2,3,4,5,6,7,8,9"],
+        run_name="batched",
+        max_concurrent=2,
+        retries=0,
+        poll_interval=0.05,
+        no_mlflow=True,
+    )
+    state = train_module.train(options, return_state=True)
+    assert state.is_completed()  # as with a task run per cell: failed cells fail their task runs, not the flow
+
+    with get_client(sync_client=True) as client:
+        flow_run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        task_runs = client.read_task_runs(flow_run_filter=flow_run_filter)
+    batches = sorted((t for t in task_runs if t.name.startswith("cells-")), key=lambda t: t.name)
+    assert [t for t in task_runs if t.name.startswith("cell-")] == []
+    assert len(batches) == 3 and all(t.name.endswith("-x3") for t in batches)
+    assert sorted(t.state.type.value for t in batches) == ["COMPLETED", "COMPLETED", "FAILED"]
+
+    progress = [r.getMessage() for r in caplog.records if "cells from" in r.getMessage()]
+    assert len(progress) == 3 and progress[-1].startswith("[9/9] 3 cells from ")
+    assert sum("2 Completed, 1 Failed" in line for line in progress) == 1
+
+    run = json.loads((tmp_path / "results" / "batched" / "run.json").read_text())
+    assert (run["cells"], run["submitted"], run["completed"], run["failed"]) == (9, 9, 8, 1)
+    events = sorted((path.stat().st_mtime_ns, 1 if path.suffix == ".start" else -1) for path in marks.iterdir())
+    assert len(events) == 18
+    in_flight, peak = 0, 0
+    for _, step in events:
+        in_flight += step
+        peak = max(peak, in_flight)
+    assert peak == 2
