@@ -598,10 +598,11 @@ class _Jobs(_Ops):
         for key in ("description", "compute", "tags", "experiment_name"):
             if kwargs.get(key) is not None:
                 setattr(job, key, kwargs[key])
-        job._validate(raise_error=True)
+        if not kwargs.get("skip_validation"):  # the SDK's own local validation, as JobOperations does
+            job._validate(raise_error=True)
         to_rest_job_object(job)
         self._resolve_code(job)
-        late = client._request("jobs.create_or_update", job.name)
+        late = client._request("jobs.create_or_update", job.name, skip_validation=bool(kwargs.get("skip_validation")))
         if not job.name or not JOB_NAME.match(job.name):
             raise http_error(400, f"invalid job name {job.name!r}")
         if job.name in client._jobs:
