@@ -76,6 +76,9 @@ def make_client(tracking_uri: str) -> MlflowClient:
     """A client bound to one store for tracking and registry, never to MLflow's process-global URI."""
     from mlflow import MlflowClient
 
+    from rjobs.mlflow_store import seed_local_store
+
+    seed_local_store(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
