@@ -1,12 +1,17 @@
-"""Shared fixtures: a copy of the demo project per test, and one Prefect test server per session."""
+"""Shared fixtures: a copy of the demo project per test, one Prefect test server per session, a fake Azure ML
+workspace for flow runs."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.azureml.fake_mlclient import FakeMLClient
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FILES = ("job.yml", "grid.yml", "environment-job.yml")
@@ -32,3 +37,22 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def fake_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMLClient:
+    """Every MLClient a flow makes is this fake (real R, state persisted); each call moves its clock 20 s on.
+
+    Imported here, not at the top, so tests that never touch Azure don't load azure-ai-ml."""
+    from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+
+    fake = FakeMLClient(
+        FakeClock(),
+        seed=3,
+        store=tmp_path / "fake-store",
+        run_commands=True,
+        advance_per_call=20.0,
+        persist_path=tmp_path / "fake-state.json",
+    )
+    monkeypatch.setattr("rjobs.azure_workspace.make_ml_client", lambda *args, **kwargs: fake)
+    return fake

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.train import main
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+from tests.azureml.fake_mlclient import FakeMLClient
 
 pytestmark = [
     pytest.mark.azure_fake,
@@ -18,21 +18,6 @@ pytestmark = [
     pytest.mark.usefixtures("prefect_server"),
     pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript"),
 ]
-
-
-@pytest.fixture
-def fake_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMLClient:
-    """Every MLClient the flow makes is this fake; each control-plane call moves its clock 20 s on."""
-    fake = FakeMLClient(
-        FakeClock(),
-        seed=3,
-        store=tmp_path / "fake-store",
-        run_commands=True,
-        advance_per_call=20.0,
-        persist_path=tmp_path / "fake-state.json",
-    )
-    monkeypatch.setattr("rjobs.azure_workspace.make_ml_client", lambda *args, **kwargs: fake)
-    return fake
 
 
 def test_demo_sweep_on_azure_fake_completes_and_reruns_without_new_jobs(

@@ -9,12 +9,16 @@ import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import pytest
 
 from flows.train import main
 from rjobs.blob_upload import CONNECTION_STRING_ENV
+
+if TYPE_CHECKING:
+    from tests.azureml.fake_mlclient import FakeMLClient
 
 pytestmark = [
     pytest.mark.slow,
@@ -163,29 +167,20 @@ def test_a_sas_given_as_the_account_url_is_not_kept(
 def test_azure_sweep_sends_and_writes_no_secret(
     demo_project: Path,
     env_secrets: dict[str, str],
-    tmp_path: Path,
+    fake_workspace: FakeMLClient,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
-
-    fake = FakeMLClient(
-        FakeClock(),
-        seed=3,
-        store=tmp_path / "fake-store",
-        run_commands=True,
-        advance_per_call=20.0,
-        persist_path=tmp_path / "fake-state.json",
-    )
-    monkeypatch.setattr("rjobs.azure_workspace.make_ml_client", lambda *args, **kwargs: fake)
+    fake = fake_workspace
+    assert fake.persist_path is not None
     connection_string = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={uuid.uuid4().hex}==;"
     monkeypatch.setenv(CONNECTION_STRING_ENV, connection_string)
     (demo_project / "grid.yml").write_text("model: [lm]\nseed: [1, 2]\n")
     args = ["--run-name", "secaz", "--backend", "azureml", "--poll-interval", "0.05", "--no-mlflow"]
     codes, haystacks = run_and_collect(demo_project, args, capfd, caplog)
     assert codes == (0, 0)
-    sent = [*files(tmp_path / "fake-store"), ("fake state", (tmp_path / "fake-state.json").read_text())]
+    sent = [*files(fake.store), ("fake state", fake.persist_path.read_text())]
     sent.append(("fake calls", repr(fake.calls)))
     assert len(sent) > 10
     assert leaks([connection_string, *env_secrets.values()], [*haystacks, *sent]) == []
