@@ -74,10 +74,9 @@ class _TimedPager:
 
 
 class _TimedOps:
-    def __init__(self, ops: Any, cpu: FakeCPU, validate_once: bool = False) -> None:
+    def __init__(self, ops: Any, cpu: FakeCPU) -> None:
         self._ops = ops
         self._cpu = cpu
-        self._validated: set[tuple[str, ...]] | None = set() if validate_once else None
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._ops, name)
@@ -85,8 +84,6 @@ class _TimedOps:
             return attribute
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            if name == "create_or_update" and self._validated is not None and args:
-                self._validate_once(args[0])
             result = self._cpu.run(attribute, *args, **kwargs)
             if name == "list" and hasattr(result, "by_page"):
                 return _TimedPager(result, self._cpu)
@@ -94,38 +91,22 @@ class _TimedOps:
 
         return timed
 
-    def _validate_once(self, job: Any) -> None:
-        """The SDK's schema validation (about 18 ms of CPU per job) runs for the first job of each shape only:
-        a sweep's cells differ in values, not in structure."""
-        shape = (
-            type(job).__name__,
-            str(getattr(job, "experiment_name", "")),
-            ",".join(sorted(getattr(job, "inputs", {}) or {})),
-            ",".join(sorted(getattr(job, "outputs", {}) or {})),
-            str(getattr(job, "environment", "")),
-        )
-        assert self._validated is not None
-        if shape in self._validated:
-            object.__setattr__(job, "_validate", lambda *args, **kwargs: None)
-        else:
-            self._validated.add(shape)
 
-
-def instant_fake(
-    store: Path, *, seed: int = 11, advance_per_call: float = 5.0, validate_once: bool = True, **ranges: Any
-) -> FakeMLClient:
+def instant_fake(store: Path, *, seed: int = 11, advance_per_call: float = 5.0, **ranges: Any) -> FakeMLClient:
     """A fake workspace whose jobs end within one control-plane call (each get/list moves its clock on); every
     job leaves an outputs/metrics.json, as the demo's R script does."""
     fake = FakeMLClient(FakeClock(), seed=seed, store=store, advance_per_call=advance_per_call, **{**INSTANT, **ranges})
-    return instrument(fake, validate_once=validate_once)
+    return instrument(fake)
 
 
-def instrument(fake: FakeMLClient, *, validate_once: bool = True) -> FakeMLClient:
-    """Count the fake's CPU (fake.bench_cpu) and validate each job shape once; jobs leave a metrics.json."""
+def instrument(fake: FakeMLClient) -> FakeMLClient:
+    """Count the fake's CPU (fake.bench_cpu); jobs leave a metrics.json. The fake runs the SDK's local schema
+    validation (about 18 ms of CPU per job) unless create_or_update is given skip_validation=True, which
+    AzureMLBackend does for every job after the first of its shape: the fake's CPU per cell shows it."""
     fake.script("*", artifacts={"outputs/metrics.json": '{"rmse": 1.0}'})
     cpu = FakeCPU(fake.lock)
     fake.bench_cpu = cpu  # type: ignore[attr-defined]
     for name in ("jobs", "environments", "data", "models", "code"):
-        setattr(fake, name, _TimedOps(getattr(fake, name), cpu, validate_once=validate_once and name == "jobs"))
+        setattr(fake, name, _TimedOps(getattr(fake, name), cpu))
     fake._code = fake.code
     return fake

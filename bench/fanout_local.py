@@ -2,11 +2,14 @@
 
 Variants, interleaved in each round (order rotated), each a fresh results folder:
 - xargs:    the 24 commands the flow would run (from --dry-run), `xargs -P <cores>`: the baseline.
-- embedded: `python -m flows.train --max-concurrent <cores>` as users run it (Prefect's temporary server).
-- prestart: bench/prestart.py, the prototype that starts the temporary server at t=0, concurrently.
-- lean:     PREFECT_API_URL at an already running `prefect server start`, --poll-interval 0.05 (the local
-            default is 0.2 s) and --no-mlflow: the best the flow does today with options users have.
-- server, poll (optional): only PREFECT_API_URL; PREFECT_API_URL and --poll-interval 0.05.
+- embedded: `python -m flows.train --max-concurrent <cores>` as users run it: no PREFECT_API_URL, so the CLI
+            starts Prefect's temporary server itself before it validates and imports Prefect.
+- lean:     PREFECT_API_URL at an already running `prefect server start` and --no-mlflow: the best the flow
+            does with options users have (the local poll interval is 0.05 s by default).
+- server (optional): only PREFECT_API_URL, MLflow on.
+
+`--iterations N` sets the R loop of every cell (`--param iterations=N`, for the flow and for the --dry-run that
+builds the xargs commands); without it, the job's own 4,000,000 (about 1 s of R).
 
 Each flow run is broken down from its log timestamps, the ledger (submitted_at, ended_at) and the
 supervisor's exit records (R start and end): start-up, set-up tasks, cells, collect and shut-down; the
@@ -39,14 +42,26 @@ from bench.common import (
 
 JOB = REPO / "bench" / "cpu" / "job.yml"
 VARIANTS = ("xargs", "embedded", "lean")
-ALL_VARIANTS = (*VARIANTS, "prestart", "server", "poll")
-USES_SERVER = ("server", "poll", "lean")
+ALL_VARIANTS = (*VARIANTS, "server")
+USES_SERVER = ("server", "lean")
 
 
-def dry_run_commands(work: Path, env: dict[str, str]) -> list[list[str]]:
+def job_iterations() -> int:
+    """The job's own `iterations` input (what a cell runs without --iterations)."""
+    import yaml
+
+    return int(yaml.safe_load(JOB.read_text())["inputs"]["iterations"])
+
+
+def param_args(iterations: int | None) -> list[str]:
+    return [] if iterations is None else ["--param", f"iterations={iterations}"]
+
+
+def dry_run_commands(work: Path, env: dict[str, str], iterations: int | None = None) -> list[list[str]]:
     """The exact argv of each cell, as `--dry-run` prints it (relative to the job's code folder)."""
+    cmd = [PYTHON, "-m", "flows.train", "--job", str(JOB), "--dry-run", "--results", str(work / "dry")]
     out = subprocess.run(
-        [PYTHON, "-m", "flows.train", "--job", str(JOB), "--dry-run", "--results", str(work / "dry")],
+        [*cmd, *param_args(iterations)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -84,20 +99,21 @@ def run_xargs(commands: list[list[str]], work: Path, cores: int) -> dict[str, An
     }
 
 
-def flow_command(variant: str, results: Path, cores: int) -> list[str]:
-    module = "bench.prestart" if variant == "prestart" else "flows.train"
-    cmd = [PYTHON, "-m", module, "--job", str(JOB), "--max-concurrent", str(cores), "--results", str(results)]
-    if variant in ("poll", "lean"):
-        cmd += ["--poll-interval", "0.05"]
+def flow_command(variant: str, results: Path, cores: int, iterations: int | None = None) -> list[str]:
+    """`python -m flows.train` as users type it; the poll interval is the local default (0.05 s)."""
+    cmd = [PYTHON, "-m", "flows.train", "--job", str(JOB), "--max-concurrent", str(cores), "--results", str(results)]
+    cmd += param_args(iterations)
     if variant == "lean":
         cmd += ["--no-mlflow"]
     return cmd
 
 
-def run_flow(variant: str, work: Path, cores: int, env: dict[str, str], servers: tuple[int, ...]) -> dict[str, Any]:
+def run_flow(
+    variant: str, work: Path, cores: int, env: dict[str, str], servers: tuple[int, ...], iterations: int | None = None
+) -> dict[str, Any]:
     results = work / "results"
     log = work / "flow.log"
-    cmd = flow_command(variant, results, cores)
+    cmd = flow_command(variant, results, cores, iterations)
     t0 = time.time()
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -143,7 +159,6 @@ def analyse(
     dispatch = sum(c["r_start"] - c["submitted"] for c in cells)
     detect = sum(c["ended"] - c["r_end"] for c in cells)
     busy = sum(c["ended"] - c["submitted"] for c in cells)
-    server_msg = _first(lines, "Starting temporary server")
     flow_begin = _first(lines, "Beginning flow run")
     flow_end = _first(lines, "Finished in state", last=True)
     all_done = _first(lines, f"[{len(cells)}/{len(cells)}]")
@@ -154,8 +169,6 @@ def analyse(
         "variant": variant,
         "wall_s": t_exit - t0,
         "startup_s": flow_begin - t0,
-        "before_server_s": (server_msg - t0) if server_msg else None,
-        "server_start_s": (flow_begin - server_msg) if server_msg else None,
         "setup_s": first_submit - flow_begin,
         "cells_s": cells_phase,
         "collect_s": flow_end - last_end,
@@ -205,13 +218,21 @@ print(json.dumps({{"imports_s": t1 - t0, "resolve_s": t2 - t1, "r_check_s": t3 -
 
 
 def measure(
-    rounds: int, variants: tuple[str, ...], root: Path, cores: int, setup: PrefectSetup | None = None
+    rounds: int,
+    variants: tuple[str, ...],
+    root: Path,
+    cores: int,
+    setup: PrefectSetup | None = None,
+    iterations: int | None = None,
+    probe: bool = True,
 ) -> dict[str, Any]:
+    """`rounds` rounds of every variant (xargs first in the tuple); iterations None: the job's own; probe: time
+    the start-up pieces in one process after each round."""
     if setup is None:
         with prefect_setup(root / "prefect") as own:
-            return measure(rounds, variants, root, cores, own)
-    embedded = setup.embedded_env("fanout")
-    commands = dry_run_commands(root, embedded)
+            return measure(rounds, variants, root, cores, own, iterations, probe)
+    embedded = setup.embedded_env(root.name)
+    commands = dry_run_commands(root, embedded, iterations)
     assert len(commands) == 24, commands
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     probes = []
@@ -223,20 +244,28 @@ def measure(
             if variant == "xargs":
                 result = run_xargs(commands, work, cores)
             elif variant in USES_SERVER:
-                result = run_flow(variant, work, cores, setup.server_env(), (setup.server_pid,))
+                result = run_flow(variant, work, cores, setup.server_env(), (setup.server_pid,), iterations)
             else:
-                result = run_flow(variant, work, cores, embedded, ())
+                result = run_flow(variant, work, cores, embedded, (), iterations)
             result["round"] = r
             result["load"] = os.getloadavg()[0]
             runs[variant].append(result)
             shutil.rmtree(work, ignore_errors=True)
             print(f"  round {r} {variant:>9}: {result['wall_s']:.1f} s (load {result['load']:.1f})", flush=True)
-        probes.append(startup_probe(embedded))
+        if probe:
+            probes.append(startup_probe(embedded))
     ratios = {
         v: median([run["wall_s"] / base["wall_s"] for run, base in zip(runs[v], runs["xargs"], strict=True)])
         for v in variants
     }
-    return {"runs": runs, "ratios": ratios, "probes": probes, "cores": cores, "cells": len(commands)}
+    return {
+        "runs": runs,
+        "ratios": ratios,
+        "probes": probes,
+        "cores": cores,
+        "cells": len(commands),
+        "iterations": iterations or job_iterations(),
+    }
 
 
 def main() -> int:
@@ -244,12 +273,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"any of {','.join(ALL_VARIANTS)}")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--iterations", type=int, help="R loop steps per cell (default: the job's 4,000,000, ~1 s)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     variants = tuple(v for v in args.variants.split(",") if v)
     assert variants[0] == "xargs", "xargs is the baseline and comes first"
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as folder:
-        result = measure(args.rounds, variants, Path(folder), args.cores)
+        result = measure(args.rounds, variants, Path(folder), args.cores, iterations=args.iterations)
     for variant, ratio in result["ratios"].items():
         walls = [r["wall_s"] for r in result["runs"][variant]]
         print(f"{variant:>9}: median {median(walls):.1f} s, ratio to xargs {ratio:.2f}")

@@ -5,17 +5,23 @@ Runs one after another (never side by side: the machine has 2 cores), each again
 (bench/scale_fake.py), 1 local fan-out (bench/fanout_local.py). The section "Orchestration overhead
 (issue 8)" of RESULTS.md is replaced; every other section (the upload benchmark's) is kept as it is.
 
-`--full` also runs 10,000 cells (the engine; the flow with a task run per cell, then per 50 cells), the flow at
-100 cells, the single-task prototype, the engine polling at 30 s in item 3 and the prestart prototype in items
-1 and 5: about 20 minutes more. It writes a second section, "Orchestration at 10,000 cells", which a run
-without --full leaves as it is.
+Every variant runs the product as shipped, except the comparisons named as such: in item 2, flow-per-cell (a
+task run per cell at any size, the behaviour before batching) and, with --full, flow-single-task (one task run
+for the whole sweep), each set in the measurement's own child process.
+
+`--full` also runs 10,000 cells (the engine, and the flow as shipped), the flow at 100 cells, flow-single-task at
+1,000 cells, the engine polling at 30 s in item 3, and one round of item 1 with cells of about 5 s
+(--iterations 5x the job's): about 15 minutes more. It writes a second section, "Orchestration at 10,000
+cells", which a run without --full leaves as it is.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +33,22 @@ from bench.common import REPO, machine, median, prefect_setup
 RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## Orchestration overhead (issue 8)"
 FULL_SECTION = "## Orchestration at 10,000 cells (issue 8, `make bench BENCH_ARGS=--full`)"
+LONG_FACTOR = 5  # --full: item 1 again with cells of 5x the job's iterations (about 5 s of R each)
+FANOUT_LABELS = {
+    "xargs": "`xargs -P {cores}`, the same {cells} commands (baseline)",
+    "embedded": "flow as users run it (the CLI starts Prefect's temporary server)",
+    "lean": "running server (PREFECT_API_URL) + `--no-mlflow`",
+    "server": "running server (PREFECT_API_URL)",
+}
+
+
+def shipped_batching() -> tuple[int, int]:
+    """flows/train.py's PER_CELL_TASK_RUNS and BATCHES, read from its source (importing it imports Prefect)."""
+    text = (REPO / "flows" / "train.py").read_text(encoding="utf-8")
+    per_cell = re.search(r"^PER_CELL_TASK_RUNS = (\d+)", text, re.M)
+    batches = re.search(r"^BATCHES = (\d+)", text, re.M)
+    assert per_cell and batches, "flows/train.py: PER_CELL_TASK_RUNS or BATCHES not found"
+    return int(per_cell.group(1)), int(batches.group(1))
 
 
 def mib(value: float | None) -> str:
@@ -60,7 +82,8 @@ def render(data: dict[str, Any]) -> str:
     lines = [SECTION, "", *header(data)]
     lines += render_fanout(data["fanout"])
     quick = [r for r in data["scale"] if r["cells"] < 10000 and r["mode"] != "flow-single-task"]
-    lines += render_scale(quick, "### 2. Orchestration overhead at scale (fake Azure ML, jobs that end at once)")
+    title = "### 2. Orchestration overhead at scale (fake Azure ML, jobs that end at once)"
+    lines += render_scale(quick, title, data.get("goal_cells", 1000))
     lines += render_economy(data["economy"])
     lines += render_startup(data["startup"])
     lines += render_rerun(data["startup"]["rerun"])
@@ -69,34 +92,45 @@ def render(data: dict[str, Any]) -> str:
 
 def render_full(data: dict[str, Any]) -> str:
     lines = [FULL_SECTION, "", *header(data)]
-    lines += render_scale(data["scale"], "### 2 at 10,000 cells, with the runs at 100 and 1,000 for comparison")
+    title = "### 2 at 10,000 cells, with the runs at 100 and 1,000 for comparison"
+    lines += render_scale(data["scale"], title, data.get("goal_cells", 1000))
+    if "long" in data:
+        lines += render_long(data["long"], data.get("fanout"))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def fanout_labels(fan: dict[str, Any]) -> dict[str, str]:
+    return {k: v.format(cores=fan["cores"], cells=fan["cells"]) for k, v in FANOUT_LABELS.items()}
+
+
+def fanout_median(fan: dict[str, Any], variant: str, key: str) -> float | None:
+    values = [r[key] for r in fan["runs"].get(variant, []) if r.get(key) is not None]
+    return median(values) if values else None
+
+
+def overhead_s(fan: dict[str, Any], variant: str) -> float:
+    """Median over rounds of (variant - xargs of the same round), wall seconds."""
+    runs = fan["runs"]
+    return median([r["wall_s"] - b["wall_s"] for r, b in zip(runs[variant], runs["xargs"], strict=True)])
 
 
 def render_fanout(fan: dict[str, Any]) -> list[str]:
     runs, ratios, cores, cells = fan["runs"], fan["ratios"], fan["cores"], fan["cells"]
     per_slot = cells / cores
-    labels = {
-        "xargs": "`xargs -P 2`, the same 24 commands (baseline)",
-        "embedded": "flow as users run it (temporary server)",
-        "prestart": "prototype: temporary server started at t=0 (bench/prestart.py)",
-        "lean": "running server + `--poll-interval 0.05` + `--no-mlflow`",
-        "server": "running server (PREFECT_API_URL)",
-        "poll": "running server + `--poll-interval 0.05`",
-    }
+    labels = fanout_labels(fan)
 
     def med(variant: str, key: str) -> float | None:
-        values = [r[key] for r in runs[variant] if r.get(key) is not None]
-        return median(values) if values else None
+        return fanout_median(fan, variant, key)
 
     lines = [
         f"### 1. Local fan-out: {cells} CPU-bound R cells, `--max-concurrent {cores}`",
         "",
-        "`bench/cpu/job.yml` (a scalar loop in R, about 1.2 s of one core per cell on an idle machine) over "
-        f"`bench/cpu/grid.yml`. {len(runs['xargs'])} rounds, the variants interleaved in a rotating order; ratio = "
-        "median over rounds of (variant / xargs of the same round). Phases from the flow's log timestamps, the "
-        "ledger's submitted_at and ended_at and the supervisor's exit records; medians in seconds. CPU = user + "
-        "system seconds of the orchestrator process tree (without R) and of Prefect's server over the whole run.",
+        f"`bench/cpu/job.yml` (a scalar loop in R of {fan['iterations']:,} steps, about 1.2 s of one core per cell on "
+        f"an idle machine) over `bench/cpu/grid.yml`. {len(runs['xargs'])} rounds, the variants interleaved in a "
+        "rotating order; ratio = median over rounds of (variant / xargs of the same round). Phases from the "
+        "flow's log timestamps, the ledger's submitted_at and ended_at and the supervisor's exit records; medians "
+        "in seconds. CPU = user + system seconds of the orchestrator process tree (without R) and of Prefect's "
+        "server over the whole run.",
         "",
         "| variant | wall s | ratio | start-up | set-up | cells | after cells (MLflow) | shut-down | R per cell | "
         "CPU: orchestrator + server |",
@@ -136,19 +170,22 @@ def render_fanout(fan: dict[str, Any]) -> list[str]:
             f"{num(med(variant, 'cells_orchestrator_cpu_s'), 1)} + {num(med(variant, 'cells_server_cpu_s'), 1)} s |"
         )
     probe = {k: median([p[k] for p in fan["probes"]]) for k in fan["probes"][0]}
-    before, server_start = med("embedded", "before_server_s"), med("embedded", "server_start_s")
+    embedded_start = med("embedded", "startup_s")
+    before = probe["imports_s"] + probe["process_s"] + probe["resolve_s"]
+    meanwhile = probe["r_check_s"] + probe["prefect_import_s"]
+    rest = embedded_start - before - meanwhile if embedded_start is not None else None
+    server_start = f" With a running server (lean): {num(med('lean', 'startup_s'), 1)} s." if "lean" in runs else ""
     r_cpu = med("xargs", "r_cpu_s") or float("nan")
     xargs = med("xargs", "wall_s") or float("nan")
     lines += [
         "",
-        "Start-up as users run it: "
-        f"{num(before, 1)} s from the process start to Prefect's 'Starting temporary server' (timed in one process: "
-        f"interpreter and CLI imports {num(probe['imports_s'] + probe['process_s'])} s, resolve "
-        f"{num(probe['resolve_s'])} s, the local R package check {num(probe['r_check_s'])} s, importing "
-        f"flows.train with Prefect, MLflow and matplotlib {num(probe['prefect_import_s'])} s; the rest is Prefect's "
-        "engine setting up and importing its server package to launch the server), then "
-        f"{num(server_start, 1)} s of server start until 'Beginning flow run'. The R package check runs twice "
-        "(the CLI, then the check-environment task).",
+        f"Start-up as users run it: {num(embedded_start, 1)} s from the process start to 'Beginning flow run'. "
+        f"Timed in one process: interpreter and CLI imports {num(probe['imports_s'] + probe['process_s'])} s and "
+        f"resolve {num(probe['resolve_s'])} s; then the CLI starts Prefect's temporary server, and while it boots "
+        f"the local R package check {num(probe['r_check_s'])} s (asked once per process: the check-environment "
+        f"task reuses the answer) and importing flows.train with Prefect, MLflow and matplotlib "
+        f"{num(probe['prefect_import_s'])} s. The rest, {num(rest, 1)} s, is waiting for the server to answer "
+        f"and Prefect's engine setting up the flow run.{server_start}",
         "",
         "| variant | overhead over xargs, s | CPU-bound floor of the ratio | cells needed for 1.10 |",
         "| --- | ---: | ---: | ---: |",
@@ -156,7 +193,7 @@ def render_fanout(fan: dict[str, Any]) -> list[str]:
     for variant in runs:
         if variant == "xargs":
             continue
-        overhead = median([r["wall_s"] - b["wall_s"] for r, b in zip(runs[variant], runs["xargs"], strict=True)])
+        overhead = overhead_s(fan, variant)
         cpu = (med(variant, "orchestrator_cpu_s") or 0.0) + (med(variant, "server_cpu_s") or 0.0)
         cell_s = overhead * 10 / per_slot
         lines.append(f"| {variant} | {overhead:.1f} | {1 + cpu / r_cpu:.2f} | >= {cell_s:.1f} s of R each |")
@@ -175,17 +212,73 @@ def render_fanout(fan: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_scale(rows: list[dict[str, Any]], title: str) -> list[str]:
+def render_long(fan: dict[str, Any], short: dict[str, Any] | None) -> list[str]:
+    """Item 1 again, one round, with cells of LONG_FACTOR x the job's iterations: is 1.10 in reach?"""
+    runs, ratios = fan["runs"], fan["ratios"]
+    labels = fanout_labels(fan)
+    r_cell = fanout_median(fan, "xargs", "r_mean_s") or float("nan")
+    lines = [
+        f"### 1 with cells of about {r_cell:.0f} s: {fan['cells']} cells of {fan['iterations']:,} steps, "
+        f"`--max-concurrent {fan['cores']}`",
+        "",
+        f"`bench/fanout_local.py --iterations {fan['iterations']}` "
+        f"({fan['iterations'] / fanout_local.job_iterations():g}x the job's own), "
+        f"{len(runs['xargs'])} round(s), the variants in a rotating order; the ratio is to xargs of the same round. "
+        "Measured because the floor and 'cells needed' of item 1 predict that 1.10 needs cells of about 5 s with a "
+        "running server.",
+        "",
+        "| variant | wall s | ratio | overhead over xargs, s | R per cell | CPU: orchestrator + server |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for variant in runs:
+        wall = num(fanout_median(fan, variant, "wall_s"), 1)
+        r_mean = num(fanout_median(fan, variant, "r_mean_s"))
+        if variant == "xargs":
+            cpu = f"R itself: {num(fanout_median(fan, 'xargs', 'r_cpu_s'), 1)}"
+            lines.append(f"| {labels[variant]} | {wall} | 1.00 | - | {r_mean} | {cpu} |")
+            continue
+        cpu = (
+            f"{num(fanout_median(fan, variant, 'orchestrator_cpu_s'), 1)} + "
+            f"{num(fanout_median(fan, variant, 'server_cpu_s'), 1)}"
+        )
+        lines.append(
+            f"| {labels.get(variant, variant)} | {wall} | {ratios[variant]:.2f} | {overhead_s(fan, variant):.1f} | "
+            f"{r_mean} | {cpu} |"
+        )
+    lines += ["", f"Goal: flow / xargs <= 1.10 with cells of about {r_cell:.1f} s of R:"]
+    for variant in runs:
+        if variant == "xargs":
+            continue
+        predicted = ""
+        if short and variant in short["runs"]:
+            per_slot = short["cells"] / short["cores"]
+            needed = overhead_s(short, variant) * 10 / per_slot
+            predicted = f" (item 1's overhead put 1.10 at cells of >= {needed:.1f} s of R)"
+        lines.append(f"- {variant}: {ratios[variant]:.2f}, {verdict(ratios[variant] <= 1.10)}{predicted}.")
+    lines.append("")
+    return lines
+
+
+def render_scale(rows: list[dict[str, Any]], title: str, goal_cells: int = 1000) -> list[str]:
     rows = sorted(rows, key=lambda r: (r["mode"].split("-")[0] != "engine", r["mode"], r["cells"]))
+    per_cell_max, batches = shipped_batching()
     lines = [
         title,
         "",
         "FakeMLClient with zero queue/preparation, 1-2 ms runs and `advance_per_call` 5 s, so every job is terminal "
         "at its first status call; 20 in flight, `--poll-interval 0.02`. The fake's CPU (SDK entity conversion, "
         "its state machine, sorting every job on each listing page) is measured inside its lock and shown apart; "
-        "it validates each job shape once (the SDK's schema validation is 18 ms of CPU per job, see below). "
-        "Per cell = fan-out wall time / cells (start-up and the results table excluded; the flow's start-up is in "
-        "item 1). Peak RSS is VmHWM (orchestrator process; Prefect's temporary server process).",
+        "the Azure ML backend has the SDK validate the first job of each shape only (skip_validation after it: the "
+        "SDK's local schema validation is 18 ms of CPU per job). Per cell = fan-out wall time / cells (start-up and "
+        "the results table excluded; the flow's start-up is in item 1). Peak RSS is VmHWM (orchestrator process; "
+        "Prefect's temporary server process).",
+        "",
+        "Runs: engine = Sweep and a thread pool, no Prefect; flow = `python -m flows.train --backend azureml` as "
+        f"shipped: a task run per cell up to {per_cell_max} cells, above that {batches} task runs of many cells on "
+        "one pool of `--max-concurrent` threads (flows/train.py PER_CELL_TASK_RUNS, BATCHES); flow-per-cell = the "
+        "same flow with a task run per cell at any size (the behaviour before batching, for comparison); "
+        "flow-single-task = the same flow with one task run for the whole sweep (BATCHES = 1). The two comparisons "
+        "change flows.train's constant in the benchmark's own child process only.",
         "",
         "| run | cells | wall ms/cell | fake CPU ms/cell | wall - fake CPU ms/cell | own CPU ms/cell | "
         "peak RSS MiB | server peak RSS MiB | status calls |",
@@ -213,27 +306,37 @@ def render_scale(rows: list[dict[str, Any]], title: str) -> list[str]:
                 f"- {mode}: orchestrator peak RSS x{growth:.2f} for x{large['cells'] // small['cells']} cells "
                 f"({slope / 1024:.1f} KiB per extra cell, the fake's job store included){server}."
             )
-    engine, flow = by.get(("engine", 1000)), by.get(("flow", 1000))
+    engine, flow = by.get(("engine", goal_cells)), by.get(("flow", goal_cells))
+
+    def ms(row: dict[str, Any]) -> str:
+        net = row["median_ms_per_cell"] - row["fake_ms_per_cell"]
+        return f"{row['median_ms_per_cell']:.1f} ms with the fake, {net:.1f} ms without its CPU"
+
+    def shape(cells: int) -> str:
+        if cells <= per_cell_max:
+            return "a task run per cell"
+        return f"{batches} task runs of {math.ceil(cells / batches)} cells"
+
     if engine and flow:
-        e_net = engine["median_ms_per_cell"] - engine["fake_ms_per_cell"]
-        f_net = flow["median_ms_per_cell"] - flow["fake_ms_per_cell"]
         lines.append(
-            f"- Goal < 25 ms per cell at 1,000 cells: engine {engine['median_ms_per_cell']:.1f} ms with the fake, "
-            f"{e_net:.1f} ms without its CPU, {verdict(engine['median_ms_per_cell'] < 25)}; flow (a task run per "
-            f"cell) {flow['median_ms_per_cell']:.1f} ms with the fake, {f_net:.1f} ms without, "
-            f"{verdict(flow['median_ms_per_cell'] < 25)} with the fake. Prefect's cost per task run: "
-            f"{flow['median_ms_per_cell'] - engine['median_ms_per_cell']:.1f} ms of wall time, "
-            f"{flow['own_cpu_ms_per_cell'] - engine['own_cpu_ms_per_cell']:.1f} ms of CPU in the orchestrator."
+            f"- Goal < 25 ms per cell at {goal_cells:,} cells, read from the flow as shipped ({shape(goal_cells)}): "
+            f"{ms(flow)}, {verdict(flow['median_ms_per_cell'] < 25)}; "
+            f"{flow['median_ms_per_cell'] / engine['median_ms_per_cell']:.2f}x the engine alone ({ms(engine)})."
         )
-    for mode, label in (("flow-batch50", "20 task runs of 50 cells"), ("flow-single-task", "one task run")):
-        row = by.get((mode, 1000))
-        if row and engine:
-            lines.append(
-                f"- Prototype, {label} (bench/prototypes.py): {row['median_ms_per_cell']:.1f} ms per cell at 1,000 "
-                f"cells ({row['median_ms_per_cell'] - row['fake_ms_per_cell']:.1f} ms without the fake's CPU), "
-                f"{verdict(row['median_ms_per_cell'] < 25)}; "
-                f"{row['median_ms_per_cell'] / engine['median_ms_per_cell']:.2f}x the engine alone."
-            )
+    per_cell = by.get(("flow-per-cell", goal_cells))
+    if engine and per_cell:
+        lines.append(
+            f"- Why batches: flow-per-cell (a task run per cell) {ms(per_cell)}, "
+            f"{verdict(per_cell['median_ms_per_cell'] < 25)}. Prefect's cost per task run: "
+            f"{per_cell['median_ms_per_cell'] - engine['median_ms_per_cell']:.1f} ms of wall time, "
+            f"{per_cell['own_cpu_ms_per_cell'] - engine['own_cpu_ms_per_cell']:.1f} ms of CPU in the orchestrator."
+        )
+    single = by.get(("flow-single-task", goal_cells))
+    if engine and single:
+        lines.append(
+            f"- Why not one task run: flow-single-task {ms(single)}; "
+            f"{single['median_ms_per_cell'] / engine['median_ms_per_cell']:.2f}x the engine alone."
+        )
     big = [r for r in rows if r["cells"] >= 10000]
     for row in big:
         total = row["peak_rss_orchestrator"] + (row["peak_rss_server"] or 0)
@@ -303,16 +406,15 @@ def render_rerun(data: dict[str, Any]) -> list[str]:
     med = data["median"]
     labels = {
         "dry-run": "`--dry-run` of the same sweep (baseline: same validation and ledger, no Prefect)",
-        "embedded": "re-run as users run it (temporary server)",
-        "fast path": "re-run, prototype: all reused and no API configured, so no Prefect (bench/fastpath.py)",
-        "prestart": "re-run, prototype: temporary server started at t=0 (bench/prestart.py)",
+        "embedded": "re-run as users run it (the CLI starts Prefect's temporary server)",
         "server": "re-run against a running server (PREFECT_API_URL)",
     }
     lines = [
         f"### 5. Re-run of the finished demo sweep ({data['cells']} cells, all reused)",
         "",
         f"The first run (not a result: it fills results/ and the MLflow store) took {data['first_run_s']:.1f} s. "
-        f"Then {len(data['runs']['dry-run'])} rounds of each re-run, medians:",
+        f"Then {len(data['runs']['dry-run'])} rounds of each re-run, medians. Every re-run still records a flow "
+        "run in Prefect; MLflow is not touched when nothing changed since its last log (results/<run>/mlflow.json).",
         "",
         "| run | wall s | ratio to dry-run | start-up | flow body | cells | after cells (MLflow) | shut-down |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -325,7 +427,7 @@ def render_rerun(data: dict[str, Any]) -> list[str]:
             f"{num(row.get('shutdown_s'), 1)} |"
         )
     lines += ["", "Goal: < 10 s including Prefect start-up."]
-    for name in ("embedded", "prestart", "server", "fast path"):
+    for name in ("embedded", "server"):
         if name in med:
             wall = med[name]["wall_s"]
             lines.append(f"- {labels[name]}: {wall:.1f} s, {verdict(wall < 10)}.")
@@ -354,7 +456,7 @@ def write_results(section: str, full_section: str | None) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="also 10,000 cells and the prototypes (20 min more)")
+    parser.add_argument("--full", action="store_true", help="also 10,000 cells and 5 s cells (about 15 min more)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the local fan-out benchmark")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     parser.add_argument("--smoke", action="store_true", help="check the scripts: one of everything, small sizes")
@@ -374,20 +476,28 @@ def main() -> int:
             repeats = 1 if args.smoke else 3
             data["startup"] = startup.measure_startup(root / "startup", 1 if args.smoke else 5)
             step("5: re-run")
-            variants = startup.ALL_RERUN_VARIANTS if args.full else startup.RERUN_VARIANTS
-            data["startup"]["rerun"] = startup.measure_rerun(root / "rerun", repeats, variants, setup)
+            data["startup"]["rerun"] = startup.measure_rerun(root / "rerun", repeats, startup.RERUN_VARIANTS, setup)
             step("3: control-plane economy")
             data["economy"] = control_plane.measure(same_interval=args.full)
             step("2: scale on the fake")
             plan = scale_fake.QUICK + scale_fake.FULL if args.full else scale_fake.QUICK
-            if args.smoke:
-                plan = (("engine", 100, None), ("engine", 200, None), ("flow", 100, None), ("flow", 100, 50))
+            if args.smoke:  # above 100 cells, so that the flow runs batches; every mode of the plan once
+                plan = (("engine", 100), ("engine", 200), ("flow", 200), ("flow-per-cell", 200))
+                plan += (("flow-single-task", 200),) if args.full else ()
+                data["goal_cells"] = 200
             data["scale"] = scale_fake.measure(plan, 1, setup.template)
             step("1: local fan-out")
-            variants = fanout_local.VARIANTS + (("prestart",) if args.full else ())
             cores = os.cpu_count() or 2
             rounds = 1 if args.smoke else args.rounds
+            variants = fanout_local.VARIANTS
             data["fanout"] = fanout_local.measure(rounds, variants, root / "fanout", cores, setup)
+            if args.full:
+                factor = 1 if args.smoke else LONG_FACTOR
+                step(f"1 with long cells: --iterations {factor} x the job's")
+                iterations = factor * fanout_local.job_iterations()
+                data["long"] = fanout_local.measure(
+                    1, variants, root / "fanout-long", cores, setup, iterations=iterations, probe=False
+                )
     data["took_s"] = time.perf_counter() - started
     data["load_end"] = f"{os.getloadavg()[0]:.1f}"
     step("done")

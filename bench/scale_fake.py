@@ -5,10 +5,14 @@ orchestrator: wall time per cell, CPU per cell (the fake's own CPU taken out), a
 orchestrator and, through the flow, of Prefect's temporary server. Each (mode, size) runs in its own process.
 
 - engine: Sweep + ThreadPoolExecutor(max_concurrent) over sweep.run_cell, no Prefect.
-- flow: `flows.cli.main(--backend azureml ...)`, one Prefect task run per cell, embedded Prefect server.
-- flow-batch (prototype, bench/prototypes.py): the same flow with one task run per batch of cells.
+- flow: `flows.cli.main(--backend azureml ...)` as shipped, Prefect's temporary server: a task run per cell up
+  to flows.train.PER_CELL_TASK_RUNS (100) cells, above that flows.train.BATCHES (20) task runs of many cells
+  on one pool of --max-concurrent threads.
+- flow-per-cell: the same flow with a task run per cell at any size (the behaviour before batching), by setting
+  flows.train.PER_CELL_TASK_RUNS to a huge number in the measurement's own child process.
+- flow-single-task: the same flow with one task run for the whole sweep (flows.train.BATCHES = 1), likewise.
 
-Run: `uv run --no-sync python -m bench.scale_fake [--full]` (--full: 10,000 cells, about 12 minutes more).
+Run: `.venv/bin/python -m bench.scale_fake [--full]` (--full: 10,000 cells, about 7 minutes more).
 """
 
 from __future__ import annotations
@@ -91,8 +95,9 @@ def child_engine(cells: int, work: Path, max_concurrent: int, poll: float) -> di
     }
 
 
-def child_flow(cells: int, work: Path, max_concurrent: int, poll: float, batch: int | None) -> dict[str, Any]:
-    """The real flow through flows.cli.main, with every MLClient the flow makes replaced by the fake."""
+def child_flow(mode: str, cells: int, work: Path, max_concurrent: int, poll: float) -> dict[str, Any]:
+    """The real flow through flows.cli.main, with every MLClient the flow makes replaced by the fake; for
+    flow-per-cell and flow-single-task, one of flows.train's batching constants changed in this process only."""
     import rjobs.azure_workspace
     from bench.fakeclient import instant_fake
 
@@ -101,10 +106,10 @@ def child_flow(cells: int, work: Path, max_concurrent: int, poll: float, batch: 
     import flows.train
     from flows.cli import main
 
-    if batch:
-        from bench.prototypes import install_batched_fan_out
-
-        install_batched_fan_out(max(batch, 0))
+    if mode == "flow-per-cell":
+        flows.train.PER_CELL_TASK_RUNS = 10**9
+    elif mode == "flow-single-task":
+        flows.train.BATCHES = 1
     timings: dict[str, float] = {}
     original = flows.train.fan_out
 
@@ -159,17 +164,13 @@ def _count_calls(calls: list[tuple[str, Any, Any]]) -> dict[str, int]:
     return counts
 
 
-def run_child(
-    mode: str, cells: int, *, batch: int | None = None, poll: float = POLL, template: Path | None = None
-) -> dict[str, Any]:
+def run_child(mode: str, cells: int, *, poll: float = POLL, template: Path | None = None) -> dict[str, Any]:
     """One measurement in a fresh process; the parent samples peak RSS (VmHWM) of it and of its children."""
     with tempfile.TemporaryDirectory(prefix=f"bench-scale-{mode}-") as folder:
         work = Path(folder)
         out = work / "result.json"
         cmd = [PYTHON, "-m", "bench.scale_fake", "--child", mode, "--cells", str(cells), "--work", str(work)]
         cmd += ["--out", str(out), "--poll", str(poll)]
-        if batch:
-            cmd += ["--batch", str(batch)]
         env = prefect_env(home_from(template, work / "prefect-home"))
         env["PYTHONPATH"] = str(REPO)
         started = time.perf_counter()
@@ -184,18 +185,12 @@ def run_child(
             raise RuntimeError(f"{mode} {cells} failed ({proc.returncode}):\n{tail}")
         result = json.loads(out.read_text())
         result.update(
-            mode=variant_name(mode, batch),
+            mode=mode,
             wall_s=wall,
             peak_rss_orchestrator=max(result.get("ru_maxrss", 0), sampler.result.peak_rss.get("orchestrator", 0)),
             peak_rss_server=sampler.result.peak_rss.get("server", 0),
         )
         return result
-
-
-def variant_name(mode: str, batch: int | None) -> str:
-    if not batch:
-        return mode
-    return f"{mode}-single-task" if batch < 0 else f"{mode}-batch{batch}"
 
 
 def summarise(row: dict[str, Any]) -> dict[str, Any]:
@@ -211,19 +206,17 @@ def summarise(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-QUICK = (("engine", 100, None), ("engine", 1000, None), ("flow", 1000, None), ("flow", 1000, 50))
-FULL = (("flow", 100, None), ("flow", 1000, -1), ("engine", 10000, None), ("flow", 10000, 500), ("flow", 10000, None))
+MODES = ("engine", "flow", "flow-per-cell", "flow-single-task")
+QUICK = (("engine", 100), ("engine", 1000), ("flow", 1000), ("flow-per-cell", 1000))
+FULL = (("flow", 100), ("flow-single-task", 1000), ("engine", 10000), ("flow", 10000))
 
 
-def measure(
-    plan: tuple[tuple[str, int, int | None], ...], repeats: int = 1, template: Path | None = None
-) -> list[dict[str, Any]]:
-    """Each (mode, cells, batch) in its own process; batch 50 = a task run per 50 cells (20 task runs at 1,000
-    cells, as proposed), -1 = one task run for the whole sweep."""
+def measure(plan: tuple[tuple[str, int], ...], repeats: int = 1, template: Path | None = None) -> list[dict[str, Any]]:
+    """Each (mode, cells) in its own process (at 100 cells flow and flow-per-cell are the same flow)."""
     rows = []
-    for mode, cells, batch in plan:
+    for mode, cells in plan:
         reps = repeats if cells <= 1000 else 1
-        runs = [summarise(run_child(mode, cells, batch=batch, template=template)) for _ in range(reps)]
+        runs = [summarise(run_child(mode, cells, template=template)) for _ in range(reps)]
         keyed = sorted(runs, key=lambda r: r["ms_per_cell"])
         row = dict(keyed[len(keyed) // 2])
         row["repeats"] = reps
@@ -231,7 +224,7 @@ def measure(
         row["median_ms_per_cell"] = median([r["ms_per_cell"] for r in runs])
         rows.append(row)
         print(
-            f"  {row['mode']:>14} {cells:>6} cells: {row['median_ms_per_cell']:.2f} ms/cell wall "
+            f"  {row['mode']:>16} {cells:>6} cells: {row['median_ms_per_cell']:.2f} ms/cell wall "
             f"(fake CPU {row['fake_ms_per_cell']:.2f} wall {row['fake_wall_ms_per_cell']:.2f}, "
             f"net {row['net_ms_per_cell']:.2f}, own CPU "
             f"{row['own_cpu_ms_per_cell']:.2f}), peak RSS {row['peak_rss_orchestrator'] / 2**20:.0f} MiB"
@@ -243,20 +236,19 @@ def measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=["engine", "flow"])
+    parser.add_argument("--child", choices=MODES)
     parser.add_argument("--cells", type=int, default=100)
     parser.add_argument("--work", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--poll", type=float, default=POLL)
-    parser.add_argument("--batch", type=int, default=0)
-    parser.add_argument("--full", action="store_true", help="also 10,000 cells and the single-task prototype")
+    parser.add_argument("--full", action="store_true", help="also 10,000 cells and the single-task variant")
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     if args.child:
         if args.child == "engine":
             result = child_engine(args.cells, args.work, MAX_CONCURRENT, args.poll)
         else:
-            result = child_flow(args.cells, args.work, MAX_CONCURRENT, args.poll, args.batch or None)
+            result = child_flow(args.child, args.cells, args.work, MAX_CONCURRENT, args.poll)
         result["ru_maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         args.out.write_text(json.dumps(result))
         return 0
