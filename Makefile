@@ -45,7 +45,7 @@ worker: setup
 
 # Orchestration benchmarks (issue 8): start-up, re-run, control-plane calls, scale on the fake Azure ML and
 # the local fan-out against xargs, each as a ratio to a baseline; rewrites their section of bench/RESULTS.md.
-# BENCH_ARGS=--full adds the flow at 10,000 cells (about 10 minutes more).
+# BENCH_ARGS=--full adds 10,000 cells on the fake and a round of 5 s cells (about 15-20 minutes more).
 .PHONY: bench
 
 bench: setup
