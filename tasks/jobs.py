@@ -3,12 +3,12 @@ task runs of many cells (a Prefect task run and its log lines cost ~30 ms: see b
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
+from concurrent.futures import Executor, wait
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from rjobs.errors import JobCanceledError, JobFailedError
+from rjobs.errors import JobCanceledError, JobFailedError, JobOutcomeError
 from rjobs.ledger import LOG_FILE
 from rjobs.states import JobState
 from rjobs.sweep import CellResult, Outcome, Sweep
@@ -27,16 +27,35 @@ def run_cell(sweep: Sweep, cell_id: str) -> CellResult:
 @task(name="run-cells", task_run_name="cells-{first}-x{count}", cache_policy=NO_CACHE)
 def run_cells(sweep: Sweep, cell_ids: list[str], pool: Executor, first: str, count: int) -> list[CellResult]:
     """Run a batch of cells on the sweep's shared pool (at most max_concurrent jobs in flight across batches);
-    the task run fails when one of its cells did not complete, after every cell of the batch has ended."""
-    results = list(pool.map(sweep.run_cell, cell_ids))
-    errors = [error for error in (_report(sweep, result, quiet=True) for result in results) if error is not None]
-    get_run_logger().info("%d of %d cell(s) completed", count - len(errors), count)
+    every cell ends before the task run does, and it fails, with a line per cell that did not complete, if any."""
+    logger = get_run_logger()
+    futures = [pool.submit(sweep.run_cell, cell_id) for cell_id in cell_ids]
+    wait(futures)
+    results: list[CellResult] = []
+    errors: list[BaseException] = []
+    for cell_id, future in zip(cell_ids, futures, strict=True):
+        error = future.exception()
+        if error is None:
+            results.append(future.result())
+            error = _report(sweep, results[-1], quiet=True)
+        if error is not None:
+            errors.append(error)
+            logger.warning("cell %s: %s", cell_id, one_line(error))
+    logger.info("%d of %d cell(s) completed", count - len(errors), count)
     if errors:
         if all(isinstance(error, JobCanceledError) for error in errors):
             raise errors[0]
         detail = f"{len(errors)} of {count} cell(s) did not complete; the first: {errors[0]}"
         raise JobFailedError(f"{first} (+{count - 1} cells)", detail)
     return results
+
+
+def one_line(error: BaseException) -> str:
+    """A job outcome as its first line and where to look (a batch logs one such line per cell)."""
+    if isinstance(error, JobOutcomeError):
+        where = f" (see {error.look_at})" if error.look_at else ""
+        return f"job {error.job_name} {error.outcome}: {error.detail.partition(chr(10))[0]}{where}"
+    return f"{type(error).__name__}: {str(error).partition(chr(10))[0]}"
 
 
 def _report(sweep: Sweep, result: CellResult, quiet: bool = False) -> JobFailedError | JobCanceledError | None:

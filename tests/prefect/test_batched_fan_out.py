@@ -66,6 +66,9 @@ def test_large_sweep_runs_in_batches(
     progress = [r.getMessage() for r in caplog.records if "cells from" in r.getMessage()]
     assert len(progress) == 3 and progress[-1].startswith("[9/9] 3 cells from ")
     assert sum("2 Completed, 1 Failed" in line for line in progress) == 1
+    failed_lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "failed" in r.getMessage()]
+    assert len(failed_lines) == 1
+    assert "job batched-" in failed_lines[0] and failed_lines[0].endswith("std_log.txt)")
 
     run = json.loads((tmp_path / "results" / "batched" / "run.json").read_text())
     assert (run["cells"], run["submitted"], run["completed"], run["failed"]) == (9, 9, 8, 1)
@@ -76,3 +79,36 @@ def test_large_sweep_runs_in_batches(
         in_flight += step
         peak = max(peak, in_flight)
     assert peak == 2
+
+
+def test_a_cell_that_raises_fails_its_batch_after_the_others_end(tmp_path: Path) -> None:
+    """An unexpected error in one cell neither hides the other cells' results nor leaves them running."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prefect import flow
+
+    from rjobs.ledger import CellRecord, RunLedger
+    from rjobs.sweep import CellResult, Outcome
+    from tasks.jobs import run_cells
+
+    ended: list[str] = []
+
+    class Sweep:
+        ledger = RunLedger(tmp_path, "stub")
+
+        def run_cell(self, cell_id: str) -> CellResult:
+            if cell_id == "b":
+                raise RuntimeError("backend refused the job\nsecond line")
+            ended.append(cell_id)
+            return CellResult(CellRecord(cell_id, {}, state="Completed"), Outcome.SUBMITTED)
+
+    @flow
+    def batch() -> tuple[bool, str]:
+        with ThreadPoolExecutor(2) as pool:
+            state = run_cells(Sweep(), ["a", "b", "c"], pool, "a", 3, return_state=True)
+        return state.is_failed(), str(state.result(raise_on_failure=False))
+
+    failed, message = batch()
+    assert failed
+    assert sorted(ended) == ["a", "c"]
+    assert "1 of 3 cell(s) did not complete; the first: backend refused the job" in message
