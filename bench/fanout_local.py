@@ -258,9 +258,19 @@ def measure(
         v: median([run["wall_s"] / base["wall_s"] for run, base in zip(runs[v], runs["xargs"], strict=True)])
         for v in variants
     }
+    equal_r = {  # the same 24 cells cost R 100 to 122 CPU seconds from one run to another here: ratio per R CPU second
+        v: median(
+            [
+                (run["wall_s"] / run["r_cpu_s"]) / (base["wall_s"] / base["r_cpu_s"])
+                for run, base in zip(runs[v], runs["xargs"], strict=True)
+            ]
+        )
+        for v in variants
+    }
     return {
         "runs": runs,
         "ratios": ratios,
+        "ratios_equal_r": equal_r,
         "probes": probes,
         "cores": cores,
         "cells": len(commands),

@@ -34,6 +34,7 @@ RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## Orchestration overhead (issue 8)"
 FULL_SECTION = "## Orchestration at 10,000 cells (issue 8, `make bench BENCH_ARGS=--full`)"
 LONG_FACTOR = 5  # --full: item 1 again with cells of 5x the job's iterations (about 5 s of R each)
+LONG_ROUNDS = 2  # one round was off by R's own speed: 100 R CPU seconds in the flow, 122 under xargs
 FANOUT_LABELS = {
     "xargs": "`xargs -P {cores}`, the same {cells} commands (baseline)",
     "embedded": "flow as users run it (the CLI starts Prefect's temporary server)",
@@ -116,6 +117,7 @@ def overhead_s(fan: dict[str, Any], variant: str) -> float:
 
 def render_fanout(fan: dict[str, Any]) -> list[str]:
     runs, ratios, cores, cells = fan["runs"], fan["ratios"], fan["cores"], fan["cells"]
+    equal_r = fan["ratios_equal_r"]
     per_slot = cells / cores
     labels = fanout_labels(fan)
 
@@ -132,22 +134,22 @@ def render_fanout(fan: dict[str, Any]) -> list[str]:
         "in seconds. CPU = user + system seconds of the orchestrator process tree (without R) and of Prefect's "
         "server over the whole run.",
         "",
-        "| variant | wall s | ratio | start-up | set-up | cells | after cells (MLflow) | shut-down | R per cell | "
-        "CPU: orchestrator + server |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| variant | wall s | ratio | ratio at equal R speed | start-up | set-up | cells | after cells (MLflow) | "
+        "shut-down | R per cell | CPU: orchestrator + server |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for variant in runs:
         if variant == "xargs":
             wall = num(med("xargs", "wall_s"), 1)
             lines.append(
-                f"| {labels[variant]} | {wall} | 1.00 | - | - | {wall} | - | - | {num(med('xargs', 'r_mean_s'))} | "
-                f"R itself: {num(med('xargs', 'r_cpu_s'), 1)} |"
+                f"| {labels[variant]} | {wall} | 1.00 | 1.00 | - | - | {wall} | - | - | "
+                f"{num(med('xargs', 'r_mean_s'))} | R itself: {num(med('xargs', 'r_cpu_s'), 1)} |"
             )
             continue
         after = f"{num(med(variant, 'collect_s'), 1)} ({num(med(variant, 'mlflow_s'), 1)})"
         lines.append(
             f"| {labels.get(variant, variant)} | {num(med(variant, 'wall_s'), 1)} | {ratios[variant]:.2f} | "
-            f"{num(med(variant, 'startup_s'), 1)} | {num(med(variant, 'setup_s'), 1)} | "
+            f"{equal_r[variant]:.2f} | {num(med(variant, 'startup_s'), 1)} | {num(med(variant, 'setup_s'), 1)} | "
             f"{num(med(variant, 'cells_s'), 1)} | {after} | {num(med(variant, 'shutdown_s'), 1)} | "
             f"{num(med(variant, 'r_mean_s'))} | {num(med(variant, 'orchestrator_cpu_s'), 1)} + "
             f"{num(med(variant, 'server_cpu_s'), 1)} |"
@@ -204,12 +206,21 @@ def render_fanout(fan: dict[str, Any]) -> list[str]:
         "the orchestrator spends is taken from R, however well start-up is overlapped. 'Cells needed' keeps the "
         "measured overhead fixed and asks how long each of the 24 cells must be for it to be 10% of xargs.",
         "",
-        f"Goal: flow / xargs <= 1.10. As users run it: {ratios.get('embedded', float('nan')):.2f}, "
-        f"{verdict(ratios.get('embedded', 9.0) <= 1.10)}. Best variant measured: {best}, {ratios[best]:.2f}, "
-        f"{verdict(ratios[best] <= 1.10)} (xargs median {xargs:.1f} s).",
+        "'Ratio at equal R speed' divides each run's wall time by the CPU seconds its R processes used before "
+        "comparing: on this shared machine the same 24 cells cost R from 100 to 122 CPU seconds from one run to "
+        "the next, whatever ran them. A goal is met only when both ratios are within it.",
+        "",
+        f"Goal: flow / xargs <= 1.10. As users run it: {goal_text(fan, 'embedded')}. Best variant measured: "
+        f"{best}, {goal_text(fan, best)} (xargs median {xargs:.1f} s).",
         "",
     ]
     return lines
+
+
+def goal_text(fan: dict[str, Any], variant: str) -> str:
+    """'1.06 (1.15 at equal R speed), **not met**': met only when both ratios are within 1.10."""
+    ratio, equal_r = fan["ratios"].get(variant, float("nan")), fan["ratios_equal_r"].get(variant, float("nan"))
+    return f"{ratio:.2f} ({equal_r:.2f} at equal R speed), {verdict(max(ratio, equal_r) <= 1.10)}"
 
 
 def render_long(fan: dict[str, Any], short: dict[str, Any] | None) -> list[str]:
@@ -227,23 +238,24 @@ def render_long(fan: dict[str, Any], short: dict[str, Any] | None) -> list[str]:
         "Measured because the floor and 'cells needed' of item 1 predict that 1.10 needs cells of about 5 s with a "
         "running server.",
         "",
-        "| variant | wall s | ratio | overhead over xargs, s | R per cell | CPU: orchestrator + server |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| variant | wall s | ratio | ratio at equal R speed | overhead over xargs, s | R per cell | "
+        "CPU: orchestrator + server |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for variant in runs:
         wall = num(fanout_median(fan, variant, "wall_s"), 1)
         r_mean = num(fanout_median(fan, variant, "r_mean_s"))
         if variant == "xargs":
             cpu = f"R itself: {num(fanout_median(fan, 'xargs', 'r_cpu_s'), 1)}"
-            lines.append(f"| {labels[variant]} | {wall} | 1.00 | - | {r_mean} | {cpu} |")
+            lines.append(f"| {labels[variant]} | {wall} | 1.00 | 1.00 | - | {r_mean} | {cpu} |")
             continue
         cpu = (
             f"{num(fanout_median(fan, variant, 'orchestrator_cpu_s'), 1)} + "
             f"{num(fanout_median(fan, variant, 'server_cpu_s'), 1)}"
         )
         lines.append(
-            f"| {labels.get(variant, variant)} | {wall} | {ratios[variant]:.2f} | {overhead_s(fan, variant):.1f} | "
-            f"{r_mean} | {cpu} |"
+            f"| {labels.get(variant, variant)} | {wall} | {ratios[variant]:.2f} | "
+            f"{fan['ratios_equal_r'][variant]:.2f} | {overhead_s(fan, variant):.1f} | {r_mean} | {cpu} |"
         )
     lines += ["", f"Goal: flow / xargs <= 1.10 with cells of about {r_cell:.1f} s of R:"]
     for variant in runs:
@@ -254,7 +266,7 @@ def render_long(fan: dict[str, Any], short: dict[str, Any] | None) -> list[str]:
             per_slot = short["cells"] / short["cores"]
             needed = overhead_s(short, variant) * 10 / per_slot
             predicted = f" (item 1's overhead put 1.10 at cells of >= {needed:.1f} s of R)"
-        lines.append(f"- {variant}: {ratios[variant]:.2f}, {verdict(ratios[variant] <= 1.10)}{predicted}.")
+        lines.append(f"- {variant}: {goal_text(fan, variant)}{predicted}.")
     lines.append("")
     return lines
 
@@ -496,7 +508,13 @@ def main() -> int:
                 step(f"1 with long cells: --iterations {factor} x the job's")
                 iterations = factor * fanout_local.job_iterations()
                 data["long"] = fanout_local.measure(
-                    1, variants, root / "fanout-long", cores, setup, iterations=iterations, probe=False
+                    1 if args.smoke else LONG_ROUNDS,
+                    variants,
+                    root / "fanout-long",
+                    cores,
+                    setup,
+                    iterations=iterations,
+                    probe=False,
                 )
     data["took_s"] = time.perf_counter() - started
     data["load_end"] = f"{os.getloadavg()[0]:.1f}"
