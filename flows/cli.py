@@ -4,6 +4,7 @@ dry run and YAML emission without importing Prefect, then the flow, the table an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -178,13 +179,22 @@ def run_flow(resolved: ResolvedSweep, server: TemporaryServer | None) -> int:
             return EXIT_FAILED_CELLS
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        state = train(resolved.options, return_state=True)
+        with without_heartbeats() if server is not None else contextlib.nullcontext():
+            state = train(resolved.options, return_state=True)
     except KeyboardInterrupt:
         print("cancelled: in-flight jobs were cancelled; re-run with the same --run-name to continue", file=sys.stderr)
         return EXIT_CANCELLED
     finally:
         signal.signal(signal.SIGTERM, previous)
     return report(resolved, state)
+
+
+def without_heartbeats() -> contextlib.AbstractContextManager[Any]:
+    """Flow-run heartbeats let a server notice a crashed run; a temporary server dies with this process, so
+    nobody would, and Prefect's heartbeat thread holds the flow's end for up to 1 s (0.5 s on average)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
 def report(resolved: ResolvedSweep, state: Any) -> int:

@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 JOBS_DIR = ".jobs"
 EXIT_FILE = "exit.json"
 HANDLE_FILE = "handle.json"
-_CHECKED: dict[tuple[str | None, ...], EnvironmentInfo] = {}  # passed package checks, by R, code and Dockerfile
 LOCK_FILE = "supervisor.lock"
 ADOPT_WAIT_S = 10.0
 REAP_WAIT_S = 5.0
+_CHECKED: dict[tuple[str | None, ...], EnvironmentInfo] = {}  # passed package checks, by R, code and Dockerfile
 
 
 SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CONNECTION_STRING|ACCOUNT_KEY|SAS|CREDENTIAL|API_KEY", re.I)
