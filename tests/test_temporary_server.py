@@ -101,7 +101,8 @@ def test_serves_the_api_and_stops() -> None:
 @pytest.mark.slow
 def test_cli_runs_the_flow_on_it_keeps_history_and_sends_every_log(tmp_path: Path) -> None:
     """No PREFECT_API_URL: the CLI's server records the flow run in PREFECT_HOME's database, as Prefect's own
-    temporary server would, and stops only after Prefect has sent its logs (no 'Error logging to API')."""
+    temporary server would, stops only after Prefect has sent its logs (no 'Error logging to API') and
+    receives no heartbeats."""
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
     (project / "src" / "main.R").write_text("args <- commandArgs(TRUE)\ncat('seed', args[2], '\\n')\n")
@@ -128,4 +129,7 @@ def test_cli_runs_the_flow_on_it_keeps_history_and_sends_every_log(tmp_path: Pat
 
     with sqlite3.connect(database) as connection:
         states = connection.execute("SELECT state_type FROM flow_run").fetchall()
+        heartbeats = connection.execute("SELECT count(*) FROM events WHERE event LIKE '%heartbeat%'").fetchone()
+        flow_events = connection.execute("SELECT count(*) FROM events WHERE event LIKE 'prefect.flow-run.%'").fetchone()
     assert states == [("COMPLETED",)]
+    assert flow_events[0] > 0 and heartbeats == (0,)  # nobody watches a temporary server's heartbeats
