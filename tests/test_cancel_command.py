@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from rjobs.monitor import JobMonitor
 from rjobs.spec import load_job_spec
 from rjobs.states import JobState
 from rjobs.sweep import Sweep, SweepSettings
+from tests.reliability.support import OUTCOME_S, live_group_members, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -45,18 +44,16 @@ def test_cancel_command_stops_orphaned_jobs_and_marks_cells(tmp_path: Path, caps
         sweep._record_submit(ledger.load(cell_id) or _record(cell_id, cell.params), job, handle)
         pids.append(int(handle.data["pid"]))
         handles.append(handle)
-    time.sleep(0.5)
-    for pid in pids:
-        os.killpg(pid, 0)
+    for pid in pids:  # supervisor and R both running: the cancel has a real job to stop
+        assert wait_until(lambda pid=pid: len(live_group_members(pid)) >= 2, OUTCOME_S)
 
     code = main(["--run", "orphans", "--results", str(tmp_path / "results"), "--timeout", "20"])
 
     assert code == 0
     assert "cancel requested for 2 job(s)" in capsys.readouterr().out
-    assert {s.state for s in submitter.status(handles).values()} == {JobState.CANCELED}  # also reaps our children
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
-            os.killpg(pid, 0)
+    assert {s.state for s in submitter.status(handles).values()} == {JobState.CANCELED}
+    for pid in pids:  # the supervisor writes its exit record just before it exits: wait for the exit, not a zombie
+        assert wait_until(lambda pid=pid: live_group_members(pid) == [], OUTCOME_S)
     states = {json.loads(p.read_text())["state"] for p in (tmp_path / "results" / "orphans").glob("*/status.json")}
     assert states == {JobState.CANCELED.value}
     assert main(["--run", "orphans", "--results", str(tmp_path / "results")]) == 0

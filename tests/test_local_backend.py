@@ -17,6 +17,7 @@ from rjobs.monitor import JobMonitor
 from rjobs.spec import load_job_spec
 from rjobs.states import JobState
 from rjobs.sweep import Outcome, Sweep, SweepSettings
+from tests.reliability.support import OUTCOME_S
 
 pytestmark = pytest.mark.slow
 
@@ -78,17 +79,15 @@ def test_cancel_stops_the_running_process_group_and_rerun_continues(tmp_path: Pa
     worker = threading.Thread(target=lambda: results.append(sweep.run_cell(cell_id)))
     worker.start()
     started = sweep.ledger.cell_dir(cell_id) / ".jobs" / f"t-{cell_id}" / "code" / "outputs" / "started.txt"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + OUTCOME_S
     while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert started.exists(), "R never started"
     pid = int(json.loads(sweep.ledger.status_path(cell_id).read_text())["handle"]["data"]["pid"])
 
-    t0 = time.monotonic()
     assert sweep.cancel_all() == [f"t-{cell_id}"]
-    worker.join(timeout=10)
+    worker.join(timeout=OUTCOME_S)  # R sleeps 120 s: only the cancel ends it within the bound
     assert not worker.is_alive()
-    assert time.monotonic() - t0 < 5
     (result,) = results
     assert result.outcome == Outcome.CANCELLED  # type: ignore[attr-defined]
     assert result.record.job_state == JobState.CANCELED  # type: ignore[attr-defined]
@@ -99,10 +98,10 @@ def test_cancel_stops_the_running_process_group_and_rerun_continues(tmp_path: Pa
     rerun.prepare()
     rerun_thread = threading.Thread(target=lambda: results.append(rerun.run_cell(cell_id)))
     rerun_thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + OUTCOME_S
     while rerun.ledger.load(cell_id).attempt != 2 and time.monotonic() < deadline:  # type: ignore[union-attr]
         time.sleep(0.05)
     assert rerun.ledger.load(cell_id).job_name == f"t-{cell_id}-r2"  # type: ignore[union-attr]
     rerun.cancel_all()
-    rerun_thread.join(timeout=10)
+    rerun_thread.join(timeout=OUTCOME_S)
     assert not rerun_thread.is_alive()

@@ -81,8 +81,8 @@ def test_not_started_when_prefect_is_already_imported(monkeypatch: pytest.Monkey
 def test_a_server_that_exits_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(temporary_server, "uvicorn_command", lambda port: [sys.executable, "-c", "raise SystemExit(3)"])
     server = TemporaryServer()
-    with pytest.raises(RuntimeError, match=r"did not answer within 5 s \(exit code 3\).*PREFECT_API_URL"):
-        server.wait(timeout=5)
+    with pytest.raises(RuntimeError, match=r"did not answer within 60 s \(exit code 3\).*PREFECT_API_URL"):
+        server.wait(timeout=60)  # returns when the process exits; the bound only covers a loaded machine
     assert server.process.poll() == 3
 
 

@@ -315,19 +315,21 @@ class FakeMLClient:
             self.clock.now = state["now"]
 
     def _save(self) -> None:
+        """One writer at a time: the orchestrator's threads make requests concurrently."""
         if self.persist_path is None:
             return
-        version, internal, gauss = self.rng.getstate()
-        state = {
-            "now": self.clock.now,
-            "rng": [version, list(internal), gauss],
-            "jobs": self._jobs,
-            "assets": self._assets,
-            "sequence": self._sequence,
-        }
-        temporary = self.persist_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state))
-        os.replace(temporary, self.persist_path)
+        with self.lock:
+            version, internal, gauss = self.rng.getstate()
+            state = {
+                "now": self.clock.now,
+                "rng": [version, list(internal), gauss],
+                "jobs": self._jobs,
+                "assets": self._assets,
+                "sequence": self._sequence,
+            }
+            temporary = self.persist_path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(state))
+            os.replace(temporary, self.persist_path)
 
     # -- the job state machine -----------------------------------------------------------------------
 

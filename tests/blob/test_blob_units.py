@@ -6,7 +6,6 @@ import hashlib
 import io
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -270,13 +269,15 @@ def test_account_url_wins_over_the_env_connection_string(monkeypatch: pytest.Mon
 def test_run_bounded_stops_after_first_failure() -> None:
     started: list[int] = []
     lock = threading.Lock()
+    failing = threading.Event()
 
     def work(i: int) -> int:
         with lock:
             started.append(i)
         if i == 0:
+            failing.set()
             raise RuntimeError("boom")
-        time.sleep(0.01)
+        failing.wait(timeout=60)  # no other item can finish before the failure, on any machine
         return i
 
     with pytest.raises(RuntimeError, match="boom"):

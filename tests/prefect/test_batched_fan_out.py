@@ -19,6 +19,8 @@ args <- commandArgs(trailingOnly = TRUE)
 seed <- as.integer(args[2])
 marks <- Sys.getenv("RJOBS_TEST_MARKS")
 file.create(file.path(marks, paste0(seed, ".start")))
+waited <- 0  # the first two cells wait for each other (60 s at most): both slots are used on any machine
+while (length(list.files(marks, pattern = "[.]start$")) < 2 && waited < 60) { Sys.sleep(0.02); waited <- waited + 0.02 }
 Sys.sleep(0.3)
 file.create(file.path(marks, paste0(seed, ".end")))
 if (seed == 5) stop("seed 5 fails on purpose")

@@ -68,24 +68,26 @@ def test_size_below_one_is_refused_before_the_server_is_asked() -> None:
 def test_never_more_holders_than_slots_and_every_holder_finishes() -> None:
     name = unique("quota")
     ensure_limit(name, 2)
-    lock = threading.Lock()
+    changed = threading.Condition()
     holding = 0
     peak = 0
     finished: list[int] = []
     errors: list[BaseException] = []
 
     def hold(index: int) -> None:
+        """Holds its slot until a second holder is in (or no one else is left): both slots get used side by side
+        however slowly the server hands them out."""
         nonlocal holding, peak
         try:
-            with job_slot(name, timeout_s=90):
-                with lock:
-                    holding += 1
-                    peak = max(peak, holding)
-                time.sleep(0.5)
-                with lock:
-                    holding -= 1
-            with lock:
+            with job_slot(name, timeout_s=90), changed:
+                holding += 1
+                peak = max(peak, holding)
+                changed.notify_all()
+                changed.wait_for(lambda: holding >= 2 or len(finished) + holding == 5, timeout=60)
+                holding -= 1
+            with changed:
                 finished.append(index)
+                changed.notify_all()
         except BaseException as exc:  # reported below, a thread would swallow it
             errors.append(exc)
 

@@ -2,17 +2,21 @@
 
 `python -m tests.reliability.driver --job J --results R --run NAME [--backend local|fake ...]` runs the real
 engine (rjobs.sweep.Sweep + JobMonitor) with a thread pool of --max-concurrent, as the flow's fan-out does,
-without Prefect (whose start-up would dwarf the kill windows). Prints `imported`, `ready` and `done` lines so a
-test can time its kill; writes a JSON report (run summary, peak RSS) at the end.
+without Prefect. Prints `imported`, `ready` and `done` lines; writes a JSON report (run summary, peak RSS) at the
+end. `--kill-at submit:N` (or status:N, collect:N) SIGKILLs the process right after its N-th such backend call
+returns: a crash at a point defined by progress, so one seed kills at the same logical point on any machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,7 +39,36 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--failure-rate", type=float, default=0.0, help="fake: share of jobs that fail")
     parser.add_argument("--run-commands", action="store_true", help="fake: run each job's command (real R)")
     parser.add_argument("--report", help="write the run summary and peak RSS here as JSON")
+    parser.add_argument("--kill-at", help="EVENT:N: SIGKILL this process after the N-th submit, status or collect")
     return parser
+
+
+KILL_EVENTS = ("submit", "status", "collect")
+
+
+class KillAt:
+    """Wraps a backend; SIGKILLs the process right after the n-th call of one of its methods returns."""
+
+    def __init__(self, backend: Any, event: str, n: int) -> None:
+        if event not in KILL_EVENTS or n < 1:
+            raise SystemExit(f"--kill-at: expected one of {KILL_EVENTS} and a count >= 1, got {event}:{n}")
+        self._backend, self._event, self._left = backend, event, n
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._backend, name)
+        if name != self._event:
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            with self._lock:
+                self._left -= 1
+                if self._left == 0:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return result
+
+        return counted
 
 
 def _fake_backend(args: argparse.Namespace, job: Path) -> tuple[Any, Any]:
@@ -106,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         monitor = JobMonitor(backend, interval=args.interval, rng=random.Random(args.seed))
     else:
         backend, monitor = _fake_backend(args, job)
+    if args.kill_at:
+        event, _, count = args.kill_at.partition(":")
+        backend = KillAt(backend, event, int(count))
+        monitor.backend = backend
     print("imported", flush=True)
 
     settings = SweepSettings(run=args.run, retries=args.retries)

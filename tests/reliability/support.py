@@ -20,7 +20,9 @@ from typing import Any
 import yaml
 
 # The R job of most reliability tests: notes its start and end (job name, wall time, pid) in a marker file
-# named by RJOBS_MARKER, sleeps a little, writes flat metrics; the cell whose seed equals --fail fails.
+# named by RJOBS_MARKER, sleeps a little, writes flat metrics; the cell whose seed equals --fail fails. With
+# RJOBS_BARRIER=n it first waits (60 s at most) until n jobs have started: a limit of n is then reached for certain,
+# however slowly this machine starts R, and a test can assert it was reached without a race.
 WORK_R = r"""
 args <- commandArgs(trailingOnly = TRUE)
 value <- function(flag, default) { i <- match(flag, args); if (is.na(i)) default else args[[i + 1]] }
@@ -34,6 +36,11 @@ note <- function(what) {
                           file = marker, append = TRUE)
 }
 note("start")
+barrier <- as.integer(Sys.getenv("RJOBS_BARRIER", "0"))
+waited <- 0
+while (barrier > 0 && waited < 60 && sum(startsWith(readLines(marker), "start ")) < barrier) {
+  Sys.sleep(0.02); waited <- waited + 0.02
+}
 Sys.sleep(pause)
 dir.create("outputs", showWarnings = FALSE)
 if (seed == fail) { note("end"); stop("seed ", seed, " fails by design") }
@@ -363,6 +370,11 @@ class JobProcessWatcher:
             self.peak = max(self.peak, len(names))
             self.samples += 1
             time.sleep(0.005)
+
+
+OUTCOME_S = 60.0
+"""How long a test waits for something another process must do: a bound on a hang, never a speed goal (speed is
+measured in bench/), so generous enough for a loaded 2-core machine."""
 
 
 def wait_until(condition: Any, timeout: float, interval: float = 0.02) -> bool:

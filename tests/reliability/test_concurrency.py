@@ -24,6 +24,7 @@ def test_the_flow_never_runs_more_jobs_than_max_concurrent(
 ) -> None:
     marker = tmp_path / "launches.txt"
     monkeypatch.setenv("RJOBS_MARKER", str(marker))
+    monkeypatch.setenv("RJOBS_BARRIER", str(limit))  # the first jobs wait for each other: the limit is reached
     job = write_project(
         tmp_path / "project", inputs={"seed": 1, "pause": 0.2, "fail": 0}, grid={"seed": [*range(1, 9)]}
     )
@@ -40,4 +41,4 @@ def test_the_flow_never_runs_more_jobs_than_max_concurrent(
     overlap = max_overlap((launch.start, launch.end) for launch in launches)  # type: ignore[misc]
     print(f"\nmax-concurrent {limit}: R overlap {overlap}, processes seen {watcher.peak} ({watcher.samples} samples)")
     assert overlap == limit  # reached, never passed
-    assert 1 <= watcher.peak <= limit and watcher.samples > 50
+    assert 1 <= watcher.peak <= limit and watcher.samples > 10

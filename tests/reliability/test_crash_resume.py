@@ -1,6 +1,9 @@
 """kill -9 of the orchestrator at seeded random points, then a re-run with the same run name: every cell ends once,
 no job is started twice, finished outputs are never redone, results files are never seen half-written, and R
-processes orphaned by the kill are adopted, not duplicated."""
+processes orphaned by the kill are adopted, not duplicated.
+
+The kill points are points of progress (right after the n-th submit, status or collect call of a run, n drawn by a
+seeded generator), not moments: a fast machine and a loaded one kill at the same logical points."""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,21 +61,25 @@ def run_to_end(args: list[str], env: dict[str, str], stderr: Path, timeout: floa
     return out
 
 
-def kill_at_random(
-    args: list[str], env: dict[str, str], stderr: Path, rng: random.Random, window: tuple[float, float]
-) -> bool:
-    """Start the driver, wait until it has imported, SIGKILL it after a seeded delay; False if it finished first."""
-    proc = start_driver(args, env, stderr)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "imported", stderr.read_text()[-3000:]
-        time.sleep(rng.uniform(*window))  # the kill point itself, not a wait on a poll
-        if proc.poll() is not None:
-            return False
-        proc.kill()
-        return True
-    finally:
-        proc.communicate(timeout=30)
+@dataclass(frozen=True)
+class KillPoints:
+    """Which backend calls a kill may follow, and how far into a run: n is drawn from 1..most."""
+
+    events: tuple[str, ...]
+    most: int
+
+    def draw(self, rng: random.Random) -> str:
+        return f"{rng.choice(self.events)}:{rng.randint(1, self.most)}"
+
+
+def kill_at_random(args: list[str], env: dict[str, str], stderr: Path, point: str) -> bool:
+    """Run the driver until it SIGKILLs itself at the given point of progress; False if it finished first."""
+    proc = start_driver([*args, "--kill-at", point], env, stderr)
+    proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        return False
+    assert proc.returncode == -signal.SIGKILL, stderr.read_text()[-3000:]
+    return True
 
 
 def orphaned_jobs(run_dir: Path) -> set[str]:
@@ -96,7 +103,7 @@ def crash_loop(
     *,
     seed: int,
     kills: int,
-    window: tuple[float, float],
+    points: KillPoints,
     watch_orphans: bool = False,
 ) -> tuple[CrashLog, ResultsReader]:
     """Kill the driver `kills` times, checking between runs that no finished output changed, then run it to the
@@ -108,7 +115,7 @@ def crash_loop(
     finished: dict[Path, tuple[int, bytes]] = {}
     try:
         for _ in range(kills):
-            if kill_at_random(args, env, stderr, rng, window):
+            if kill_at_random(args, env, stderr, points.draw(rng)):
                 log.kills += 1
             else:
                 log.finished_early += 1
@@ -140,7 +147,8 @@ def test_local_sweep_survives_sigkill_at_random_points(tmp_path: Path) -> None:
     args = ["--job", str(job), "--results", str(results), "--run", run, "--max-concurrent", "3", "--retries", "1"]
     args += ["--report", str(tmp_path / "report.json")]
 
-    log, reader = crash_loop(args, env, tmp_path, results / run, seed=1, kills=8, window=(0.2, 1.5), watch_orphans=True)
+    points = KillPoints(("submit", "collect"), most=3)
+    log, reader = crash_loop(args, env, tmp_path, results / run, seed=1, kills=8, points=points, watch_orphans=True)
 
     summary = read_summary(results / run)
     assert len(summary) == cells
@@ -176,9 +184,10 @@ def test_azure_sweep_survives_sigkill_at_random_points(tmp_path: Path) -> None:
     results, state, calls = tmp_path / "results", tmp_path / "fake-state.json", tmp_path / "calls.jsonl"
     args = ["--backend", "fake", "--state", str(state), "--call-log", str(calls), "--failure-rate", "0.2"]
     args += ["--job", str(job), "--results", str(results), "--run", run, "--max-concurrent", "6", "--retries", "1"]
-    args += ["--interval", "15", "--pace", "0.004", "--seed", "11"]
+    args += ["--interval", "15", "--seed", "11"]
 
-    log, reader = crash_loop(args, dict(os.environ), tmp_path, results / run, seed=2, kills=8, window=(0.0, 1.2))
+    points = KillPoints(("submit", "status", "collect"), most=4)
+    log, reader = crash_loop(args, dict(os.environ), tmp_path, results / run, seed=2, kills=8, points=points)
 
     summary = read_summary(results / run)
     assert len(summary) == cells

@@ -22,7 +22,14 @@ from rjobs.monitor import JobMonitor
 from rjobs.spec import load_job_spec
 from rjobs.states import JobState
 from rjobs.sweep import Sweep, SweepSettings
-from tests.reliability.support import live_group_members, proc_state, read_launches, wait_until, write_project
+from tests.reliability.support import (
+    OUTCOME_S,
+    live_group_members,
+    proc_state,
+    read_launches,
+    wait_until,
+    write_project,
+)
 
 pytestmark = pytest.mark.slow
 needs_r = pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript")
@@ -83,7 +90,7 @@ def test_submit_cut_short_is_adopted_or_redone_never_run_twice(
             first.run_cell(cell_id)
     if finish_first:
         work = first.ledger.cell_dir(cell_id) / ".jobs" / f"w-{cell_id}"
-        assert wait_until(lambda: (work / "exit.json").is_file(), 30), "the orphan never finished"
+        assert wait_until(lambda: (work / "exit.json").is_file(), OUTCOME_S), "the orphan never finished"
 
     rerun = make_sweep(job, tmp_path / "results")
     rerun.prepare()
@@ -115,13 +122,13 @@ def test_a_dead_supervisor_nobody_reaped_is_lost_not_running(tmp_path: Path) -> 
     pid = int(handle.data["pid"])
     try:
         os.killpg(pid, signal.SIGKILL)  # supervisor and job die; the submitter (us) does not reap
-        assert wait_until(lambda: (proc_state(pid) or ("?",))[0] == "Z", 10)
+        assert wait_until(lambda: (proc_state(pid) or ("?",))[0] == "Z", OUTCOME_S)
 
         later = LocalBackend(check_packages=False)  # another process: knows the job only by its handle
         status = later.status([handle])[handle.job_name]
         assert status.state == JobState.LOST, status
     finally:
-        submitter._procs[handle.job_name].wait(timeout=10)  # type: ignore[attr-defined]
+        submitter._procs[handle.job_name].wait(timeout=OUTCOME_S)  # type: ignore[attr-defined]
 
 
 def test_a_finished_job_leaves_no_zombie_behind(tmp_path: Path) -> None:
@@ -170,13 +177,13 @@ def test_a_job_that_ignores_sigterm_is_killed_after_the_grace_period(
     worker = threading.Thread(target=lambda: results.append(sweep.run_cell(cell_id)), daemon=True)
     worker.start()
     handle_file = sweep.ledger.cell_dir(cell_id) / ".jobs" / f"g-{cell_id}" / "handle.json"
-    assert wait_until(handle_file.is_file, 10)
+    assert wait_until(handle_file.is_file, OUTCOME_S)
     pgid = int(json.loads(handle_file.read_text())["data"]["pid"])
     try:
-        assert wait_until(lambda: len(live_group_members(pgid)) >= 3, 10)  # supervisor, bash, sleep
+        assert wait_until(lambda: len(live_group_members(pgid)) >= 3, OUTCOME_S)  # supervisor, bash, sleep
 
         sweep.cancel_all()
-        worker.join(timeout=8)
+        worker.join(timeout=OUTCOME_S)  # sleep 300 ignores SIGTERM: only the kill ends it sooner
 
         assert not worker.is_alive(), "the cancelled cell still waits on a job that ignores SIGTERM"
         assert live_group_members(pgid) == []
@@ -205,15 +212,15 @@ def test_cancel_run_reaches_a_job_whose_submitter_died_before_its_handle(
         with pytest.raises(Killed):
             first.run_cell(cell_id)
     runner = first.ledger.cell_dir(cell_id) / ".jobs" / f"w-{cell_id}" / "runner.json"
-    assert wait_until(runner.is_file, 10)
+    assert wait_until(runner.is_file, OUTCOME_S)
     pgid = int(json.loads(runner.read_text())["pid"])
     try:
         assert live_group_members(pgid)
 
-        report = cancel_run(first.ledger, LocalBackend(check_packages=False), timeout=10, interval=0.05)
+        report = cancel_run(first.ledger, LocalBackend(check_packages=False), timeout=OUTCOME_S, interval=0.05)
 
         assert report.requested == [f"w-{cell_id}"]
-        assert wait_until(lambda: live_group_members(pgid) == [], 5)
+        assert wait_until(lambda: live_group_members(pgid) == [], OUTCOME_S)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)

@@ -1,6 +1,7 @@
-"""SIGTERM and SIGINT to `python -m flows.train` with real R cells in flight: every job's process group is gone
-within one poll interval plus a grace period, the exit code is 130, the cells are Canceled in summary.csv, and a
-re-run continues with a new attempt for each cancelled cell."""
+"""SIGTERM and SIGINT to `python -m flows.train` with real R cells in flight: every job's process group ends, the
+exit code is 130, the cells are Canceled in summary.csv, and a re-run continues with a new attempt for each
+cancelled cell. Signals are sent at points of progress (R started, cleanup begun) and outcomes are awaited with
+generous deadlines: how fast the cleanup is belongs in bench/, not here."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.reliability.support import live_group_members, read_launches, read_su
 
 REPO = Path(__file__).resolve().parents[2]
 POLL_S = 0.2
-GRACE_S = 5.0
+OUTCOME_S = 90.0  # a bound on a hung cleanup, not a speed goal: a loaded 2-core machine must pass
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript"),
@@ -78,11 +79,12 @@ def test_signal_cancels_every_job_exits_130_and_the_rerun_continues(
     (project / "grid.yml").write_text("seed: [1, 2, 3, 4, 5]\n")
     marker, stderr = tmp_path / "launches.txt", tmp_path / "train.stderr"
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "RJOBS_MARKER": str(marker), "RJOBS_PAUSE": "300"}
-    env["RJOBS_CANCEL_GRACE_S"] = "2"
+    # the repeat must land inside the cleanup's grace period, however slowly this machine reads the log
+    env["RJOBS_CANCEL_GRACE_S"] = "15" if times > 1 else "2"
 
     flow = train(project, env, stderr)
     try:
-        assert wait_until(lambda: len(read_launches(marker)) == 3, 90), stderr.read_text()[-3000:]
+        assert wait_until(lambda: len(read_launches(marker)) == 3, OUTCOME_S), stderr.read_text()[-3000:]
         run_dir = project / "results" / "sig"
         groups = {
             json.loads(p.read_text())["job_name"]: int(json.loads(p.read_text())["data"]["pid"])
@@ -91,14 +93,16 @@ def test_signal_cancels_every_job_exits_130_and_the_rerun_continues(
         assert len(groups) == 3 and all(live_group_members(pgid) for pgid in groups.values())
 
         signalled = time.monotonic()
-        for n in range(times):  # a second Ctrl-C while the first is being handled, as impatient users do
-            time.sleep(0.5 if n else 0)
+        flow.send_signal(signum)
+        if times > 1:  # a second Ctrl-C while the first is being handled, as impatient users do
+            assert wait_until(lambda: "interrupted: cancelled" in stderr.read_text(), OUTCOME_S)
+            assert flow.poll() is None, "the cleanup ended before the second signal could land in it"
             flow.send_signal(signum)
-        assert wait_until(lambda: not any(live_group_members(g) for g in groups.values()), POLL_S + GRACE_S), (
-            "R still running after the grace period"
+        assert wait_until(lambda: not any(live_group_members(g) for g in groups.values()), OUTCOME_S), (
+            "R still running after the cancel"
         )
         stopped_s = time.monotonic() - signalled
-        flow.communicate(timeout=60)
+        flow.communicate(timeout=OUTCOME_S)
     finally:
         if flow.poll() is None:
             flow.kill()
@@ -116,7 +120,7 @@ def test_signal_cancels_every_job_exits_130_and_the_rerun_continues(
 
     env["RJOBS_PAUSE"] = "0.1"
     rerun = train(project, env, stderr)
-    rerun.communicate(timeout=120)
+    rerun.communicate(timeout=2 * OUTCOME_S)
     assert rerun.returncode == 0, stderr.read_text()[-3000:]
     rows = read_summary(run_dir)
     assert {row["status"] for row in rows.values()} == {"Completed"}
