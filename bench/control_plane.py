@@ -35,9 +35,9 @@ STATUS_OPS = ("jobs.get", "jobs.list")
 
 def _setup(work: Path, name: str) -> tuple[Any, Any, Any, Any]:
     from bench.fakeclient import instrument
-    from rjobs.backends.azureml import AzureMLBackend
-    from rjobs.options import SweepOptions, resolve
-    from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+    from rjobs.backends.azureml.backend import AzureMLBackend
+    from rjobs.inputs.options import SweepOptions, resolve
+    from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 
     grid = work / "grid.yml"
     grid.write_text("seed: [" + ", ".join(str(i) for i in range(1, CELLS + 1)) + "]\n")
@@ -61,9 +61,9 @@ def _counts(fake: Any, since: int) -> Counter[str]:
 
 
 def run_engine(work: Path, interval: float) -> dict[str, Any]:
-    from rjobs.ledger import RunLedger
-    from rjobs.monitor import JobMonitor
-    from rjobs.sweep import Sweep, SweepSettings
+    from rjobs.engine.ledger import RunLedger
+    from rjobs.engine.monitor import JobMonitor
+    from rjobs.engine.sweep import Sweep, SweepSettings
 
     resolved, fake, backend, clock = _setup(work, f"engine-{interval:g}")
     seen: dict[str, float] = {}
@@ -106,9 +106,9 @@ def run_engine(work: Path, interval: float) -> dict[str, Any]:
 
 def run_naive(work: Path) -> dict[str, Any]:
     """The loop people write first: every 30 s, one get per job in flight."""
-    from rjobs.ledger import RunLedger
-    from rjobs.monitor import JobMonitor
-    from rjobs.sweep import Sweep, SweepSettings
+    from rjobs.engine.ledger import RunLedger
+    from rjobs.engine.monitor import JobMonitor
+    from rjobs.engine.sweep import Sweep, SweepSettings
 
     resolved, fake, backend, clock = _setup(work, "naive")
     sweep = Sweep(
@@ -140,7 +140,7 @@ def run_naive(work: Path) -> dict[str, Any]:
 
 
 def _entity(backend: Any, job: Any) -> Any:
-    from rjobs.backends.azureml_jobs import build_command_job
+    from rjobs.backends.azureml.jobs import build_command_job
 
     return build_command_job(job, backend._environment, backend._code.get(job.spec.code))
 
@@ -166,7 +166,7 @@ def _report(name: str, fake: Any, since: int, elapsed: float, lags: list[float],
 
 def measure(same_interval: bool = True) -> list[dict[str, Any]]:
     """The naive loop, then the engine at the Azure default poll interval (and at the naive loop's 30 s)."""
-    from rjobs.backends import DEFAULT_POLL_INTERVAL
+    from rjobs.engine.wiring import DEFAULT_POLL_INTERVAL
 
     logging.getLogger("rjobs").setLevel(logging.ERROR)
     rows = []

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 
 INSTANT = {"queue_range": (0.0, 0.0), "prepare_range": (0.0, 0.0), "run_range": (0.001, 0.002)}
 

@@ -196,8 +196,8 @@ def startup_probe(env: dict[str, str]) -> dict[str, float]:
 import json, time
 t0 = time.perf_counter()
 from flows.cli import build_parser, options_from_args
-from rjobs.options import resolve
-from rjobs.backends import make_backend
+from rjobs.inputs.options import resolve
+from rjobs.engine.wiring import make_backend
 t1 = time.perf_counter()
 options = options_from_args(build_parser("x", "x").parse_args(["--job", {str(JOB)!r}]))
 resolved = resolve(options)

@@ -45,11 +45,11 @@ def child_engine(cells: int, work: Path, max_concurrent: int, poll: float) -> di
     from concurrent.futures import ThreadPoolExecutor
 
     from bench.fakeclient import instant_fake
-    from rjobs.backends.azureml import AzureMLBackend
-    from rjobs.ledger import RunLedger
-    from rjobs.monitor import JobMonitor
-    from rjobs.options import SweepOptions, resolve
-    from rjobs.sweep import Sweep, SweepSettings
+    from rjobs.backends.azureml.backend import AzureMLBackend
+    from rjobs.engine.ledger import RunLedger
+    from rjobs.engine.monitor import JobMonitor
+    from rjobs.engine.sweep import Sweep, SweepSettings
+    from rjobs.inputs.options import SweepOptions, resolve
 
     started = time.perf_counter()
     cpu0 = time.process_time()
@@ -98,11 +98,11 @@ def child_engine(cells: int, work: Path, max_concurrent: int, poll: float) -> di
 def child_flow(mode: str, cells: int, work: Path, max_concurrent: int, poll: float) -> dict[str, Any]:
     """The real flow through flows.cli.main, with every MLClient the flow makes replaced by the fake; for
     flow-per-cell and flow-single-task, one of flows.train's batching constants changed in this process only."""
-    import rjobs.azure_workspace
+    import rjobs.backends.azureml.workspace
     from bench.fakeclient import instant_fake
 
     fake = instant_fake(work / "fake-store")
-    rjobs.azure_workspace.make_ml_client = lambda *args, **kwargs: fake  # type: ignore[assignment]
+    rjobs.backends.azureml.workspace.make_ml_client = lambda *args, **kwargs: fake  # type: ignore[assignment]
     import flows.train
     from flows.cli import main
 

@@ -21,8 +21,8 @@ from azure.storage.blob import BlobServiceClient
 from requests import Session
 from requests.adapters import HTTPAdapter
 
-from rjobs.blob_upload import DEFAULT_BLOCK_SIZE, MiB, make_service_client, upload
-from tests.blob.azurite import running_azurite
+from rjobs.storage.blob_upload import DEFAULT_BLOCK_SIZE, MiB, make_service_client, upload
+from rjobs.testing.azurite import running_azurite
 
 
 class LatencyTransport(RequestsTransport):

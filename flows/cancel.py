@@ -9,19 +9,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from rjobs.cancel import cancel_run, known_runs
-from rjobs.errors import InputError
-from rjobs.ledger import RunLedger
+from rjobs.core.errors import InputError
+from rjobs.engine.cancel import cancel_run, known_runs
+from rjobs.engine.ledger import RunLedger
 
 
 def make_backend(name: str, rscript: str = "Rscript") -> object:
     """The backend the run used; only its cancel/status are needed here."""
     if name == "local":
-        from rjobs.backends.local import LocalBackend
+        from rjobs.backends.local.backend import LocalBackend
 
         return LocalBackend(rscript=rscript, check_packages=False)
-    from rjobs.azure_workspace import make_ml_client
-    from rjobs.backends.azureml import AzureMLBackend
+    from rjobs.backends.azureml.backend import AzureMLBackend
+    from rjobs.backends.azureml.workspace import make_ml_client
 
     return AzureMLBackend(make_ml_client())
 

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from flows.temporary_server import TemporaryServer
-from rjobs.backends import make_backend
-from rjobs.errors import InputError
-from rjobs.ledger import RunLedger
-from rjobs.monitor import JobMonitor
-from rjobs.options import ResolvedSweep, SweepOptions, resolve
-from rjobs.selection import NoEligibleCellError
-from rjobs.sweep import Sweep, SweepSettings
+from rjobs.core.errors import InputError
+from rjobs.engine.ledger import RunLedger
+from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.sweep import Sweep, SweepSettings
+from rjobs.engine.wiring import make_backend
+from rjobs.inputs.options import ResolvedSweep, SweepOptions, resolve
+from rjobs.results.selection import NoEligibleCellError
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 DESCRIPTION = "Fan an R job out over a parameter grid as Azure ML command jobs (or local Rscript), one results table."
@@ -64,7 +64,7 @@ def options_from_args(namespace: argparse.Namespace) -> SweepOptions:
 
 def print_plan(resolved: ResolvedSweep) -> None:
     """--dry-run: every cell, what would happen to it and the exact command, without running anything."""
-    from rjobs.backends.local import LocalBackend
+    from rjobs.backends.local.backend import LocalBackend
 
     backend = make_backend(resolved)
     settings = SweepSettings(run=resolved.run, retries=resolved.options.retries)
@@ -92,7 +92,7 @@ def plan_command(sweep: Sweep, job: Any) -> str:
     """The command as the backend would run it: argv joined with shell quoting for display."""
     import shlex
 
-    from rjobs.command import format_value, render_argv
+    from rjobs.inputs.command import format_value, render_argv
 
     values = {
         name: format_value(spec.value) if spec.is_literal else str(spec.path)
@@ -108,8 +108,8 @@ def plan_command(sweep: Sweep, job: Any) -> str:
 
 def emit_yaml(resolved: ResolvedSweep, folder: Path) -> list[Path]:
     """One command-job YAML per cell for `az ml job create -f`: the n YAML files, meta-programmed."""
-    from rjobs.backends.azureml_jobs import emit_job_yaml
-    from rjobs.backends.local import LocalBackend
+    from rjobs.backends.azureml.jobs import emit_job_yaml
+    from rjobs.backends.local.backend import LocalBackend
 
     environment = resolved.spec.environment
     if not isinstance(environment, str):
@@ -131,7 +131,7 @@ def emit_yaml(resolved: ResolvedSweep, folder: Path) -> list[Path]:
 
 def print_table(run_dir: Path) -> None:
     """The summary table, short enough for a terminal, and the log tail of every cell that did not complete."""
-    from rjobs.table import format_table
+    from rjobs.results.table import format_table
 
     print(format_table(RunLedger(run_dir.parent, run_dir.name)))
 

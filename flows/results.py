@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rjobs.errors import InputError
-from rjobs.ledger import CellRecord, RunLedger
-from rjobs.registry import DEFAULT_MODEL_PATH, check_result_options
-from rjobs.selection import NoEligibleCellError, Objective, parse_objective, select_best
-from rjobs.table import format_table
+from rjobs.core.errors import InputError
+from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.results.registry import DEFAULT_MODEL_PATH, check_result_options
+from rjobs.results.selection import NoEligibleCellError, Objective, parse_objective, select_best
+from rjobs.results.table import format_table
 
 EXIT_OK, EXIT_NO_ELIGIBLE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -85,14 +85,14 @@ def register(
     backend = args.backend or info.get("backend") or "local"
     tags = {"rjobs.objective": str(objective), f"metric.{objective.metric}": best.metrics[objective.metric]}
     if backend == "azureml":
-        from rjobs.azure_workspace import make_ml_client
-        from rjobs.registry import register_azureml
+        from rjobs.backends.azureml.workspace import make_ml_client
+        from rjobs.results.registry import register_azureml
 
         models = make_ml_client(args.workspace_config).models
         made = register_azureml(models, args.register, ledger, best, args.model_path, tags)
     else:
-        from rjobs.backends.azureml_jobs import DEFAULT_EXPERIMENT
-        from rjobs.registry import register_local
+        from rjobs.backends.azureml.jobs import DEFAULT_EXPERIMENT
+        from rjobs.results.registry import register_local
 
         experiment = args.experiment or info.get("experiment") or DEFAULT_EXPERIMENT
         made = register_local(
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         params = ", ".join(f"{k}={v}" for k, v in best.params.items())
         print(f"\nbest by {objective}: {best.cell} ({params}) {objective.metric}={best.metrics[objective.metric]:.6g}")
         if not args.no_plot:
-            from rjobs.plots import plot_metric_by_param
+            from rjobs.results.plots import plot_metric_by_param
 
             print(f"plot: {plot_metric_by_param(ledger, records, objective)}")
         if args.register:

@@ -26,12 +26,12 @@ from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 
 from flows.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED_CELLS, EXIT_OK, main
-from rjobs.backends import DEFAULT_POLL_INTERVAL, make_backend
-from rjobs.ledger import RunLedger
-from rjobs.monitor import JobMonitor
-from rjobs.options import ResolvedSweep, SweepOptions, resolve
-from rjobs.sweep import Sweep, SweepSettings
-from rjobs.tracking import experiment_for
+from rjobs.engine.ledger import RunLedger
+from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.sweep import Sweep, SweepSettings
+from rjobs.engine.wiring import DEFAULT_POLL_INTERVAL, make_backend
+from rjobs.inputs.options import ResolvedSweep, SweepOptions, resolve
+from rjobs.results.tracking import experiment_for
 from tasks.data import upload_data
 from tasks.environment import check_environment, stage_data, upload_code
 from tasks.jobs import run_cell, run_cells

@@ -6,7 +6,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from rjobs.backends.base import EnvironmentInfo
-from rjobs.sweep import Sweep
+from rjobs.engine.sweep import Sweep
 
 
 @task(name="stage-data", cache_policy=NO_CACHE)

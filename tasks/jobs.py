@@ -8,10 +8,10 @@ from concurrent.futures import Executor, wait
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from rjobs.errors import JobCanceledError, JobFailedError, JobOutcomeError
-from rjobs.ledger import LOG_FILE
-from rjobs.states import JobState
-from rjobs.sweep import CellResult, Outcome, Sweep
+from rjobs.core.errors import JobCanceledError, JobFailedError, JobOutcomeError
+from rjobs.core.files import LOG_FILE
+from rjobs.core.states import JobState
+from rjobs.engine.sweep import CellResult, Outcome, Sweep
 
 
 @task(name="run-cell", task_run_name="cell-{cell_id}", cache_policy=NO_CACHE)

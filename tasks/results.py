@@ -10,7 +10,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from rjobs.sweep import Sweep
+from rjobs.engine.sweep import Sweep
 
 
 def artifact_key(run: str, kind: str) -> str:

@@ -11,13 +11,13 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from rjobs.ledger import CellRecord
-from rjobs.plots import plot_metric_by_param
-from rjobs.registry import DEFAULT_MODEL_PATH, RegisteredModel, register_azureml, register_local
-from rjobs.selection import parse_objective, select_best
-from rjobs.sweep import Sweep
-from rjobs.tracking import TrackingResult, azure_tracking_uri, experiment_for, fixed_params
-from rjobs.tracking_record import log_sweep_if_changed
+from rjobs.engine.ledger import CellRecord
+from rjobs.engine.sweep import Sweep
+from rjobs.results.plots import plot_metric_by_param
+from rjobs.results.registry import DEFAULT_MODEL_PATH, RegisteredModel, register_azureml, register_local
+from rjobs.results.selection import parse_objective, select_best
+from rjobs.results.tracking import TrackingResult, azure_tracking_uri, experiment_for, fixed_params
+from rjobs.results.tracking_record import log_sweep_if_changed
 from tasks.results import artifact_key
 
 MAX_EMBEDDED_PNG = 300_000

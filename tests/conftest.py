@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from tests.azureml.fake_mlclient import FakeMLClient
+    from rjobs.testing.fake_mlclient import FakeMLClient
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FILES = ("job.yml", "grid.yml", "environment-job.yml")
@@ -44,7 +44,7 @@ def fake_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMLCli
     """Every MLClient a flow makes is this fake (real R, state persisted); each call moves its clock 20 s on.
 
     Imported here, not at the top, so tests that never touch Azure don't load azure-ai-ml."""
-    from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+    from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 
     fake = FakeMLClient(
         FakeClock(),
@@ -54,5 +54,5 @@ def fake_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMLCli
         advance_per_call=20.0,
         persist_path=tmp_path / "fake-state.json",
     )
-    monkeypatch.setattr("rjobs.azure_workspace.make_ml_client", lambda *args, **kwargs: fake)
+    monkeypatch.setattr("rjobs.backends.azureml.workspace.make_ml_client", lambda *args, **kwargs: fake)
     return fake

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from flows.cancel import main
-from rjobs.backends.local import LocalBackend
-from rjobs.grid import build_cells
-from rjobs.ledger import RunLedger
-from rjobs.monitor import JobMonitor
-from rjobs.spec import load_job_spec
-from rjobs.states import JobState
-from rjobs.sweep import Sweep, SweepSettings
+from rjobs.backends.local.backend import LocalBackend
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import RunLedger
+from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.sweep import Sweep, SweepSettings
+from rjobs.inputs.grid import build_cells
+from rjobs.inputs.spec import load_job_spec
 from tests.reliability.support import OUTCOME_S, live_group_members, wait_until
 
 pytestmark = pytest.mark.slow
@@ -68,6 +68,6 @@ def test_cancel_command_unknown_run_lists_known_runs(tmp_path: Path, capsys: pyt
 
 
 def _record(cell_id: str, params: object) -> object:
-    from rjobs.ledger import CellRecord
+    from rjobs.engine.ledger import CellRecord
 
     return CellRecord(cell=cell_id, params=dict(params))  # type: ignore[call-overload]

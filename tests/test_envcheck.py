@@ -1,4 +1,4 @@
-"""Tests for rjobs.envcheck: R package discovery, Dockerfile parsing and the local R check."""
+"""Tests for rjobs.environment.check: R package discovery, Dockerfile parsing and the local R check."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rjobs import envcheck
-from rjobs.envcheck import (
+from rjobs.environment import check as envcheck
+from rjobs.environment.check import (
     check_environment,
     dockerfile_packages,
     find_rscript,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from rjobs.backends import local
-from rjobs.backends.local import LocalBackend
-from rjobs.errors import InputError
-from rjobs.spec import load_job_spec
+from rjobs.backends.local import backend as local
+from rjobs.backends.local.backend import LocalBackend
+from rjobs.core.errors import InputError
+from rjobs.inputs.spec import load_job_spec
 
 pytestmark = pytest.mark.slow
 

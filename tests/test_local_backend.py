@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.backends.local import LocalBackend
-from rjobs.grid import build_cells
-from rjobs.ledger import RunLedger
-from rjobs.monitor import JobMonitor
-from rjobs.spec import load_job_spec
-from rjobs.states import JobState
-from rjobs.sweep import Outcome, Sweep, SweepSettings
+from rjobs.backends.local.backend import LocalBackend
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import RunLedger
+from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.sweep import Outcome, Sweep, SweepSettings
+from rjobs.inputs.grid import build_cells
+from rjobs.inputs.spec import load_job_spec
 from tests.reliability.support import OUTCOME_S
 
 pytestmark = pytest.mark.slow

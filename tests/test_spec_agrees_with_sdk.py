@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.spec import load_job_spec
+from rjobs.inputs.spec import load_job_spec
 
 REPO = Path(__file__).resolve().parent.parent
 JOBS = [REPO / "job.yml", REPO / "tests" / "fixtures" / "seed_project" / "job.yml"]
@@ -42,7 +42,7 @@ def test_engine_spec_matches_load_job(job_file: Path) -> None:
 def test_environment_yaml_build_context_is_the_dockerfile_folder() -> None:
     from azure.ai.ml import load_environment
 
-    from rjobs.options import dockerfile_path
+    from rjobs.inputs.options import dockerfile_path
 
     env = load_environment(REPO / "environment-job.yml")
     assert Path(REPO, env.build.path).resolve() == dockerfile_path(REPO / "environment-job.yml").parent

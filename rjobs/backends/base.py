@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from rjobs.spec import InputSpec, JobSpec, Scalar
-from rjobs.states import JobState
+from rjobs.core.states import JobState
+from rjobs.inputs.spec import InputSpec, JobSpec, Scalar
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import azure.ai.ml  # noqa: F401  (its marshmallow schemas warn at import; not ours to fix)
 
-from rjobs.backends.azureml import AzureMLBackend
+from rjobs.backends.azureml.backend import AzureMLBackend
 from rjobs.backends.base import CellJob
-from rjobs.grid import Cell
-from rjobs.naming import job_name
-from rjobs.spec import JobSpec, Scalar, load_job_spec
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+from rjobs.core.naming import job_name
+from rjobs.inputs.grid import Cell
+from rjobs.inputs.spec import JobSpec, Scalar, load_job_spec
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = {"jsonlite": ["train.R"], "optparse": ["train.R"]}

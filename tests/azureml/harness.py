@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rjobs.backends.base import Backend, CellJob, JobHandle
-from rjobs.errors import TransientBackendError
-from rjobs.states import JobState
+from rjobs.core.errors import TransientBackendError
+from rjobs.core.states import JobState
 
 
 @dataclass

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.backends.azureml import AzureMLBackend
-from rjobs.states import JobState
+from rjobs.backends.azureml.backend import AzureMLBackend
+from rjobs.core.states import JobState
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 from tests.azureml.conftest import PACKAGES
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
 from tests.azureml.harness import drive
 
 pytestmark = pytest.mark.azure_fake

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.errors import InputError
-from rjobs.spec import load_job_spec
-from tests.azureml.fake_mlclient import FakeMLClient
+from rjobs.core.errors import InputError
+from rjobs.inputs.spec import load_job_spec
+from rjobs.testing.fake_mlclient import FakeMLClient
 
 pytestmark = pytest.mark.azure_fake
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from azure.ai.ml import load_job
 
-from rjobs.backends.azureml_jobs import emit_job_yaml
-from tests.azureml.fake_mlclient import FakeMLClient
+from rjobs.backends.azureml.jobs import emit_job_yaml
+from rjobs.testing.fake_mlclient import FakeMLClient
 
 pytestmark = pytest.mark.azure_fake
 

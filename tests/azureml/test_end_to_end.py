@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.backends.local import LocalBackend
-from rjobs.states import JobState
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+from rjobs.backends.local.backend import LocalBackend
+from rjobs.core.states import JobState
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 from tests.azureml.harness import drive
 
 pytestmark = [

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from rjobs.errors import EnvironmentCheckError
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient, JobScript
+from rjobs.core.errors import EnvironmentCheckError
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient, JobScript
 
 pytestmark = pytest.mark.azure_fake
 

@@ -10,10 +10,10 @@ from azure.ai.ml.entities import Model
 from azure.ai.ml.exceptions import ValidationException
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from rjobs.backends.azureml import AzureMLBackend
-from rjobs.states import JobState
+from rjobs.backends.azureml.backend import AzureMLBackend
+from rjobs.core.states import JobState
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient, JobScript
 from tests.azureml.conftest import PACKAGES
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient, JobScript
 from tests.azureml.harness import drive
 
 pytestmark = pytest.mark.azure_fake

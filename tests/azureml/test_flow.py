@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.train import main
-from tests.azureml.fake_mlclient import FakeMLClient
+from rjobs.testing.fake_mlclient import FakeMLClient
 
 pytestmark = [
     pytest.mark.azure_fake,

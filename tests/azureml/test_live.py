@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.azure_workspace import make_ml_client, workspace_settings
-from rjobs.backends.azureml import AzureMLBackend
-from rjobs.errors import InputError
-from rjobs.spec import load_job_spec
-from rjobs.states import JobState
+from rjobs.backends.azureml.backend import AzureMLBackend
+from rjobs.backends.azureml.workspace import make_ml_client, workspace_settings
+from rjobs.core.errors import InputError
+from rjobs.core.states import JobState
+from rjobs.inputs.spec import load_job_spec
 from tests.azureml.harness import drive
 
 

@@ -7,9 +7,9 @@ from azure.ai.ml._restclient.arm_ml_service.models import JobStatus as RestJobSt
 from azure.ai.ml.operations._run_history_constants import JobStatus as RunHistoryStatus
 from azure.ai.ml.operations._run_history_constants import RunHistoryConstants
 
-from rjobs.backends.azureml import service_state
-from rjobs.states import FAILED, TERMINAL, JobState
-from tests.azureml.fake_mlclient import FakeMLClient, JobScript
+from rjobs.backends.azureml.backend import service_state
+from rjobs.core.states import FAILED, TERMINAL, JobState
+from rjobs.testing.fake_mlclient import FakeMLClient, JobScript
 
 pytestmark = pytest.mark.azure_fake
 
@@ -56,7 +56,7 @@ def test_terminal_and_failed_sets_match_the_service() -> None:
 
 
 def test_a_new_service_status_is_noticed_not_guessed() -> None:
-    with pytest.raises(ValueError, match=r"rjobs/states\.py"):
+    with pytest.raises(ValueError, match=r"rjobs/core/states\.py"):
         service_state("Hibernating")
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from rjobs.backends.azureml import retry_after_seconds, transient_error
+from rjobs.backends.azureml.backend import retry_after_seconds, transient_error
 from rjobs.backends.base import JobHandle
-from rjobs.errors import TransientBackendError
-from rjobs.states import JobState
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient, JobScript, http_error
+from rjobs.core.errors import TransientBackendError
+from rjobs.core.states import JobState
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient, JobScript, http_error
 
 pytestmark = pytest.mark.azure_fake
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from rjobs.backends.azureml import AzureMLBackend
-from rjobs.command import format_value, render_argv
-from rjobs.errors import InputError, TransientBackendError
-from rjobs.spec import REFERENCE, load_job_spec
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+from rjobs.backends.azureml.backend import AzureMLBackend
+from rjobs.core.errors import InputError, TransientBackendError
+from rjobs.inputs.command import format_value, render_argv
+from rjobs.inputs.spec import REFERENCE, load_job_spec
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 
 pytestmark = pytest.mark.azure_fake
 

@@ -14,12 +14,12 @@ from azure.ai.ml.sweep import Choice
 from azure.core.exceptions import HttpResponseError
 from marshmallow import ValidationError
 
-from rjobs.backends.azureml import AzureMLBackend
+from rjobs.backends.azureml.backend import AzureMLBackend
 from rjobs.backends.base import CellJob
-from rjobs.errors import TransientBackendError
-from rjobs.spec import InputSpec, JobSpec, OutputSpec
-from rjobs.states import JobState
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+from rjobs.core.errors import TransientBackendError
+from rjobs.core.states import JobState
+from rjobs.inputs.spec import InputSpec, JobSpec, OutputSpec
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 from tests.azureml.harness import drive
 
 pytestmark = pytest.mark.azure_fake

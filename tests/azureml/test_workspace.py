@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.azure_workspace import find_config, make_ml_client, workspace_settings
-from rjobs.errors import InputError
+from rjobs.backends.azureml.workspace import find_config, make_ml_client, workspace_settings
+from rjobs.core.errors import InputError
 
 pytestmark = pytest.mark.azure_fake
 
@@ -78,7 +78,7 @@ def test_missing_configuration_says_what_and_how(clean: Path, monkeypatch: pytes
 
 def test_importing_the_backend_does_not_import_the_sdk() -> None:
     code = (
-        "import sys, rjobs.azure_workspace, rjobs.backends.azureml, rjobs.backends.azureml_jobs;"
+        "import sys, rjobs.backends.azureml.workspace, rjobs.backends.azureml.backend, rjobs.backends.azureml.jobs;"
         "print(sorted(m for m in ('azure.ai.ml', 'azure.identity') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -15,8 +15,8 @@ import pytest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, LinearRetry
 
-from rjobs.blob_upload import make_service_client
-from tests.blob.azurite import AZURITE_BIN, INSTALL_HINT, in_ci, start_azurite, stop_azurite
+from rjobs.storage.blob_upload import make_service_client
+from rjobs.testing.azurite import AZURITE_BIN, INSTALL_HINT, in_ci, start_azurite, stop_azurite
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobServiceClient
 
-from rjobs.blob_upload import (
+from rjobs.storage.blob_upload import (
     RedactingFilter,
     UploadError,
     _block_id,

@@ -23,10 +23,10 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
-from rjobs import blob_upload
-from rjobs.blob_upload import MiB, UploadError, upload
+from rjobs.storage import blob_upload
+from rjobs.storage.blob_upload import MiB, UploadError, upload
+from rjobs.testing.azurite import ACCOUNT_KEY, ACCOUNT_NAME
 from tasks import data as task_module
-from tests.blob.azurite import ACCOUNT_KEY, ACCOUNT_NAME
 from tests.blob.conftest import Call, RecordingTransport
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from flows.train import main
-from rjobs.blob_upload import CONNECTION_STRING_ENV
+from rjobs.storage.blob_upload import CONNECTION_STRING_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
@@ -48,10 +48,10 @@ def test_local_sweep_uploads_data_once_and_skips_it_when_unchanged(
 def test_azure_jobs_read_the_uploaded_reference(
     demo_project: Path, azurite: str, container: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+    from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 
     fake = FakeMLClient(FakeClock(), store=tmp_path / "fake-store", advance_per_call=30.0)
-    monkeypatch.setattr("rjobs.azure_workspace.make_ml_client", lambda *args, **kwargs: fake)
+    monkeypatch.setattr("rjobs.backends.azureml.workspace.make_ml_client", lambda *args, **kwargs: fake)
     monkeypatch.setenv(CONNECTION_STRING_ENV, azurite)
     (demo_project / "grid.yml").write_text("model: [lm]\nseed: [1, 2]\n")
     code = main(

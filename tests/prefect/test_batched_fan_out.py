@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows import train as train_module
-from rjobs.options import SweepOptions
+from rjobs.inputs.options import SweepOptions
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
@@ -89,8 +89,8 @@ def test_a_cell_that_raises_fails_its_batch_after_the_others_end(tmp_path: Path)
 
     from prefect import flow
 
-    from rjobs.ledger import CellRecord, RunLedger
-    from rjobs.sweep import CellResult, Outcome
+    from rjobs.engine.ledger import CellRecord, RunLedger
+    from rjobs.engine.sweep import CellResult, Outcome
     from tasks.jobs import run_cells
 
     ended: list[str] = []

@@ -219,7 +219,7 @@ def test_nightly_retrain_has_its_schedule_limit_and_parameters(deployed: Deploye
 
 def test_deployment_parameters_are_valid_sweep_options() -> None:
     """The parameters in prefect.yaml must build SweepOptions, or every scheduled run would fail at start."""
-    from rjobs.options import SweepOptions
+    from rjobs.inputs.options import SweepOptions
 
     config = yaml.safe_load((REPO / "prefect.yaml").read_text())
     for deployment in config["deployments"]:

@@ -1,7 +1,7 @@
 """A sweep orchestrator in its own process, for tests that SIGKILL it or measure its memory.
 
 `python -m tests.reliability.driver --job J --results R --run NAME [--backend local|fake ...]` runs the real
-engine (rjobs.sweep.Sweep + JobMonitor) with a thread pool of --max-concurrent, as the flow's fan-out does,
+engine (rjobs.engine.sweep.Sweep + JobMonitor) with a thread pool of --max-concurrent, as the flow's fan-out does,
 without Prefect. Prints `imported`, `ready` and `done` lines; writes a JSON report (run summary, peak RSS) at the
 end. `--kill-at submit:N` (or status:N, collect:N) SIGKILLs the process right after its N-th such backend call
 returns: a crash at a point defined by progress, so one seed kills at the same logical point on any machine.
@@ -73,9 +73,9 @@ class KillAt:
 
 def _fake_backend(args: argparse.Namespace, job: Path) -> tuple[Any, Any]:
     """An AzureMLBackend on a persisted fake workspace; its clock resumes from the state file."""
-    from rjobs.backends.azureml import AzureMLBackend
-    from rjobs.monitor import JobMonitor
-    from tests.azureml.fake_mlclient import FakeClock
+    from rjobs.backends.azureml.backend import AzureMLBackend
+    from rjobs.engine.monitor import JobMonitor
+    from rjobs.testing.fake_mlclient import FakeClock
     from tests.reliability.support import keyed_client_class
 
     clock = FakeClock()
@@ -125,15 +125,15 @@ def _peak_rss_kib() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from rjobs.ledger import RunLedger
-    from rjobs.monitor import JobMonitor
-    from rjobs.sweep import Sweep, SweepSettings
+    from rjobs.engine.ledger import RunLedger
+    from rjobs.engine.monitor import JobMonitor
+    from rjobs.engine.sweep import Sweep, SweepSettings
     from tests.reliability.support import load_sweep
 
     job = Path(args.job)
     spec, cells = load_sweep(job)
     if args.backend == "local":
-        from rjobs.backends.local import LocalBackend
+        from rjobs.backends.local.backend import LocalBackend
 
         backend: Any = LocalBackend(check_packages=False)
         monitor = JobMonitor(backend, interval=args.interval, rng=random.Random(args.seed))

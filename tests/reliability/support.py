@@ -100,8 +100,8 @@ def write_project(
 def load_sweep(job: Path) -> tuple[Any, list[Any]]:
     """The job spec and the cells of the grid.yml beside it, as the flow resolves them, without the flow's
     option checks (which concern MLflow and model registration, not these tests)."""
-    from rjobs.grid import build_cells
-    from rjobs.spec import load_job_spec
+    from rjobs.inputs.grid import build_cells
+    from rjobs.inputs.spec import load_job_spec
 
     spec = load_job_spec(job)
     grid = job.parent / "grid.yml"
@@ -122,18 +122,18 @@ def engine_sweep(
     fake with its clock; returns the finished Sweep."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from rjobs.ledger import RunLedger
-    from rjobs.monitor import JobMonitor
-    from rjobs.sweep import Sweep, SweepSettings
+    from rjobs.engine.ledger import RunLedger
+    from rjobs.engine.monitor import JobMonitor
+    from rjobs.engine.sweep import Sweep, SweepSettings
 
     spec, cells = load_sweep(job)
     if client is None:
-        from rjobs.backends.local import LocalBackend
+        from rjobs.backends.local.backend import LocalBackend
 
         backend: Any = LocalBackend(check_packages=False)
         monitor = JobMonitor(backend, interval=0.05, rng=random.Random(0))
     else:
-        from rjobs.backends.azureml import AzureMLBackend
+        from rjobs.backends.azureml.backend import AzureMLBackend
 
         clock = client.clock
         backend = AzureMLBackend(
@@ -183,7 +183,7 @@ def keyed_client_class() -> type:
     """FakeMLClient whose seeded faults are a function of (seed, operation, job, n-th such call): the same calls
     fail whichever thread gets there first. Optionally appends every request to a JSON-lines file (one write()
     each, so a SIGKILL never leaves half a line) since the fake keeps its call log in memory only."""
-    from tests.azureml.fake_mlclient import FakeMLClient, _Jobs
+    from rjobs.testing.fake_mlclient import FakeMLClient, _Jobs
 
     class _CountingJobs(_Jobs):
         def create_or_update(self, job: Any, **kwargs: Any) -> Any:
@@ -247,7 +247,7 @@ def keyed_client_class() -> type:
 
 def job_intervals(jobs: Mapping[str, Mapping[str, Any]], prefix: str) -> dict[str, tuple[float, float]]:
     """Server-side lifetime of each job whose name starts with prefix: created until terminal, on the fake clock."""
-    from tests.azureml.fake_mlclient import CANCEL_DELAY
+    from rjobs.testing.fake_mlclient import CANCEL_DELAY
 
     spans = {}
     for name, record in jobs.items():

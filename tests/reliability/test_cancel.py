@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from rjobs.backends.azureml import AzureMLBackend
-from rjobs.ledger import RunLedger
-from rjobs.monitor import JobMonitor
-from rjobs.states import JobState
-from rjobs.sweep import Sweep, SweepSettings
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+from rjobs.backends.azureml.backend import AzureMLBackend
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import RunLedger
+from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.sweep import Sweep, SweepSettings
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 from tests.reliability.support import load_sweep, read_summary, write_project
 
 pytestmark = pytest.mark.azure_fake

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from rjobs.backends.azureml import AzureMLBackend
-from rjobs.grid import cell_id
-from rjobs.ledger import RunLedger
-from rjobs.monitor import JobMonitor
-from rjobs.sweep import Sweep, SweepSettings
-from tests.azureml.fake_mlclient import FakeClock
+from rjobs.backends.azureml.backend import AzureMLBackend
+from rjobs.engine.ledger import RunLedger
+from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.sweep import Sweep, SweepSettings
+from rjobs.inputs.grid import cell_id
+from rjobs.testing.fake_mlclient import FakeClock
 from tests.reliability.support import (
     duplicate_creates,
     job_intervals,

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from flows.train import EXIT_BAD_INPUT, main
-from rjobs.grid import DEFAULT_MAX_CELLS, cell_id
-from rjobs.options import SweepOptions, resolve
-from rjobs.states import JobState
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient, FakeSymlink, JobScript
+from rjobs.core.states import JobState
+from rjobs.inputs.grid import DEFAULT_MAX_CELLS, cell_id
+from rjobs.inputs.options import SweepOptions, resolve
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient, FakeSymlink, JobScript
 from tests.reliability.support import engine_sweep, write_project
 
 needs_r = pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript")
@@ -220,7 +220,7 @@ def test_bad_metrics_json_marks_metrics_invalid_and_the_cell_still_completes(
         inputs={"metrics": "{}"},
         grid=[{"metrics": text} for _, text, _, _ in METRICS_CASES],
     )
-    with caplog.at_level(logging.WARNING, logger="rjobs.sweep"):
+    with caplog.at_level(logging.WARNING, logger="rjobs.engine.sweep"):
         sweep = engine_sweep(job, tmp_path / "results", "mx")
 
     warned = " ".join(r.getMessage() for r in caplog.records)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.grid import cell_id
-from rjobs.ledger import LONG_LINE, RunLedger, tail_text
+from rjobs.core.files import LONG_LINE, tail_text
+from rjobs.engine.ledger import RunLedger
+from rjobs.inputs.grid import cell_id
 from tests.reliability.support import write_project
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-import rjobs.backends.local as local_module
-from rjobs.backends.local import LocalBackend
-from rjobs.grid import build_cells
-from rjobs.ledger import RunLedger
-from rjobs.monitor import JobMonitor
-from rjobs.spec import load_job_spec
-from rjobs.states import JobState
-from rjobs.sweep import Sweep, SweepSettings
+import rjobs.backends.local.backend as local_module
+from rjobs.backends.local.backend import LocalBackend
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import RunLedger
+from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.sweep import Sweep, SweepSettings
+from rjobs.inputs.grid import build_cells
+from rjobs.inputs.spec import load_job_spec
 from tests.reliability.support import (
     OUTCOME_S,
     live_group_members,
@@ -200,7 +200,7 @@ def test_cancel_run_reaches_a_job_whose_submitter_died_before_its_handle(
 ) -> None:
     """python -m flows.cancel finds local jobs by their handle files; a supervisor left without one (its submitter
     was killed right after starting it) must be cancelled too."""
-    from rjobs.cancel import cancel_run
+    from rjobs.engine.cancel import cancel_run
 
     monkeypatch.setenv("RJOBS_MARKER", str(tmp_path / "launches.txt"))
     job = write_project(tmp_path / "project", inputs={"seed": 1, "pause": 120, "fail": 0})

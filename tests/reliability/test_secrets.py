@@ -15,10 +15,10 @@ from uuid import UUID
 import pytest
 
 from flows.train import main
-from rjobs.blob_upload import CONNECTION_STRING_ENV
+from rjobs.storage.blob_upload import CONNECTION_STRING_ENV
 
 if TYPE_CHECKING:
-    from tests.azureml.fake_mlclient import FakeMLClient
+    from rjobs.testing.fake_mlclient import FakeMLClient
 
 pytestmark = [
     pytest.mark.slow,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.azureml.fake_mlclient import FakeClock, FakeMLClient
+from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 from tests.reliability.support import engine_sweep, job_intervals, max_overlap, read_summary, write_project
 
 pytestmark = pytest.mark.azure_fake

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from rjobs.ledger import CellRecord, RunLedger
+from rjobs.engine.ledger import CellRecord, RunLedger
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def mlflow_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     """
     import mlflow
 
-    from rjobs.tracking import STORE_FILE, local_tracking_uri, make_client
+    from rjobs.results.tracking import STORE_FILE, local_tracking_uri, make_client
 
     root = tmp_path_factory.mktemp("results")
     cache = getattr(request.config, "cache", None)

@@ -1,5 +1,5 @@
-"""rjobs.mlflow_store: a new local store is a copy of a migrated empty one; existing stores and other URIs are never
-touched; without a usable cache MLflow creates the store as before."""
+"""rjobs.results.mlflow_store: a new local store is a copy of a migrated empty one; existing stores and other URIs
+are never touched; without a usable cache MLflow creates the store as before."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.mlflow_store import seed_local_store, template_path
-from rjobs.tracking import make_client
+from rjobs.results.mlflow_store import seed_local_store, template_path
+from rjobs.results.tracking import make_client
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""rjobs.plots: one PNG per sweep, a panel per grid key at a fixed size, the best cell marked."""
+"""rjobs.results.plots: one PNG per sweep, a panel per grid key at a fixed size, the best cell marked."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.ledger import RunLedger
-from rjobs.plots import DPI, PANEL_HEIGHT_IN, PANEL_WIDTH_IN, build_figure, grid_order, plot_metric_by_param, plot_path
-from rjobs.selection import NoEligibleCellError
+from rjobs.engine.ledger import RunLedger
+from rjobs.results.plots import (
+    DPI,
+    PANEL_HEIGHT_IN,
+    PANEL_WIDTH_IN,
+    build_figure,
+    grid_order,
+    plot_metric_by_param,
+    plot_path,
+)
+from rjobs.results.selection import NoEligibleCellError
 from tests.results.conftest import Cell, build_ledger, demo_cells
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

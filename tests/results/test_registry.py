@@ -1,4 +1,4 @@
-"""rjobs.registry: the best cell's model in MLflow's registry locally and as an Azure ML model, never twice."""
+"""rjobs.results.registry: the best cell's model in MLflow's registry locally and as an Azure ML model, never twice."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from rjobs.errors import InputError
-from rjobs.registry import (
+from rjobs.core.errors import InputError
+from rjobs.results.registry import (
     SOURCE_TAG,
     azure_output_uri,
     check_model_name,
@@ -18,7 +18,7 @@ from rjobs.registry import (
     register_local,
     register_mlflow,
 )
-from rjobs.tracking import log_sweep
+from rjobs.results.tracking import log_sweep
 from tests.results.conftest import Cell, Store, build_ledger, demo_cells
 
 # --- local: MLflow registry on the results root's sqlite store ------------------------------------------------

@@ -137,7 +137,7 @@ def test_register_on_azure_uses_the_workspace_models(
 ) -> None:
     import types
 
-    import rjobs.azure_workspace
+    import rjobs.backends.azureml.workspace
     from tests.results.test_registry import FakeModels
 
     ledger, _ = build_ledger(tmp_path, "az", demo_cells(1), KEYS)
@@ -149,7 +149,7 @@ def test_register_on_azure_uses_the_workspace_models(
         configs.append(config_path)
         return types.SimpleNamespace(models=models)
 
-    monkeypatch.setattr(rjobs.azure_workspace, "make_ml_client", fake_client)
+    monkeypatch.setattr(rjobs.backends.azureml.workspace, "make_ml_client", fake_client)
     args = ["--run", "az", "--select", "rmse:min", "--register", "pm", "--no-plot", "--workspace-config", "cfg.json"]
     assert cli(tmp_path, *args) == 0
     out = capsys.readouterr().out

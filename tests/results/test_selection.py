@@ -1,4 +1,4 @@
-"""rjobs.selection: the best cell by metric:min|max, deterministic ties, and clear errors."""
+"""rjobs.results.selection: the best cell by metric:min|max, deterministic ties, and clear errors."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.errors import InputError
-from rjobs.ledger import CellRecord
-from rjobs.selection import NoEligibleCellError, Objective, parse_objective, select_best
+from rjobs.core.errors import InputError
+from rjobs.engine.ledger import CellRecord
+from rjobs.results.selection import NoEligibleCellError, Objective, parse_objective, select_best
 
 
 def rec(cell: str, state: str = "Completed", **metrics: float) -> CellRecord:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.ledger import CellRecord, RunLedger
-from rjobs.registry import RegisteredModel
-from rjobs.selection import NoEligibleCellError
-from rjobs.tracking import TrackingResult
+from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.results.registry import RegisteredModel
+from rjobs.results.selection import NoEligibleCellError
+from rjobs.results.tracking import TrackingResult
 from tasks.tracking import best_markdown, png_data_uri, selection_summary
 from tests.results.conftest import Cell, Store, write_cell
 
@@ -78,11 +78,11 @@ def test_selection_summary_is_json() -> None:
 
 def hand_built_sweep(root: Path, run: str, metrics: bool = True) -> object:
     """A real Sweep over the demo job whose cells already have records and outputs (nothing runs)."""
-    from rjobs.backends.local import LocalBackend
-    from rjobs.grid import build_cells
-    from rjobs.monitor import JobMonitor
-    from rjobs.spec import load_job_spec
-    from rjobs.sweep import Sweep, SweepSettings
+    from rjobs.backends.local.backend import LocalBackend
+    from rjobs.engine.monitor import JobMonitor
+    from rjobs.engine.sweep import Sweep, SweepSettings
+    from rjobs.inputs.grid import build_cells
+    from rjobs.inputs.spec import load_job_spec
 
     spec = load_job_spec(REPO / "job.yml")
     cells = build_cells(spec, grid={"model": ["lm", "ranger"], "seed": [1, 2]})

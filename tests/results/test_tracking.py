@@ -1,4 +1,4 @@
-"""rjobs.tracking: a parent MLflow run per sweep, a nested child per cell, and re-logging that updates in place."""
+"""rjobs.results.tracking: a parent MLflow run per sweep, a nested child per cell, re-logging that updates in place."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from rjobs.errors import InputError
-from rjobs.ledger import CellRecord
-from rjobs.spec import load_job_spec
-from rjobs.states import JobState
-from rjobs.tracking import (
+from rjobs.core.errors import InputError
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import CellRecord
+from rjobs.inputs.spec import load_job_spec
+from rjobs.results.tracking import (
     OUTPUTS_HASH_TAG,
     azure_tracking_uri,
     cell_status,

@@ -1,5 +1,5 @@
-"""rjobs.tracking_record: a re-run with nothing new leaves MLflow alone; anything that log_sweep writes from, changed,
-logs again; a failed log is never recorded as done."""
+"""rjobs.results.tracking_record: a re-run with nothing new leaves MLflow alone; anything that log_sweep writes from,
+changed, logs again; a failed log is never recorded as done."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from rjobs import tracking_record
-from rjobs.ledger import CellRecord, RunLedger
-from rjobs.tracking_record import log_sweep_if_changed, record_path
+from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.results import tracking_record
+from rjobs.results.tracking_record import log_sweep_if_changed, record_path
 from tests.results.conftest import Store, build_ledger, demo_cells
 
 Change = Callable[[RunLedger, list[CellRecord]], dict[str, Any]]

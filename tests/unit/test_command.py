@@ -1,4 +1,4 @@
-"""rjobs.command: values reach R verbatim, as argv locally and through a real POSIX shell on Azure."""
+"""rjobs.inputs.command: values reach R verbatim, as argv locally and through a real POSIX shell on Azure."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.command import entry_script, format_value, render_argv, render_shell_command, split_command
-from rjobs.errors import InputError
-from rjobs.spec import REFERENCE, InputSpec, JobSpec, Scalar, load_job_spec
+from rjobs.core.errors import InputError
+from rjobs.inputs.command import entry_script, format_value, render_argv, render_shell_command, split_command
+from rjobs.inputs.spec import REFERENCE, InputSpec, JobSpec, Scalar, load_job_spec
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = "Rscript train.R --data ${{inputs.penguins}} --model ${{inputs.model}} --tag=${{inputs.tag}}"

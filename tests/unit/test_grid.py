@@ -1,4 +1,4 @@
-"""rjobs.grid and rjobs.naming: which cells a sweep has, and the names that make re-runs idempotent."""
+"""rjobs.inputs.grid and rjobs.core.naming: which cells a sweep has, and the names that make re-runs idempotent."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from rjobs.errors import InputError
-from rjobs.grid import CELL_ID_LENGTH, Cell, build_cells, canonical_params, cell_id, parse_param_args
-from rjobs.naming import check_run_name, content_hash, hash_tree, job_name, slug
-from rjobs.spec import JobSpec, Scalar, load_job_spec
+from rjobs.core.errors import InputError
+from rjobs.core.naming import check_run_name, content_hash, hash_tree, job_name, slug
+from rjobs.inputs.grid import CELL_ID_LENGTH, Cell, build_cells, canonical_params, cell_id, parse_param_args
+from rjobs.inputs.spec import JobSpec, Scalar, load_job_spec
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = ["lm", "ranger"]
@@ -240,7 +240,7 @@ def test_max_cells(spec: JobSpec, max_cells: int, ok: bool) -> None:
     assert "--max-cells 12" in caught.value.fix
 
 
-# --- names (rjobs.naming) -------------------------------------------------------------------------
+# --- names (rjobs.core.naming) -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""rjobs.ledger: atomic writes, cell records, summary.csv, metrics.json and log tails."""
+"""rjobs.engine.ledger: atomic writes, cell records, summary.csv, metrics.json and log tails."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from rjobs.ledger import CellRecord, RunLedger, atomic_write_json, atomic_write_text, read_metrics, tail_text
-from rjobs.states import JobState
+from rjobs.core.files import atomic_write_json, atomic_write_text, tail_text
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import CellRecord, RunLedger, read_metrics
 
 # --- atomic writes --------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""rjobs.monitor: one batched poll for every waiter, transitions once, backoff and deadlines on a fake clock."""
+"""rjobs.engine.monitor: one batched poll for every waiter, transitions once, backoff and deadlines on a fake clock."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pytest
 
 from rjobs.backends.base import JobHandle, JobStatus
-from rjobs.errors import JobTimedOutError, TransientBackendError
-from rjobs.monitor import JobMonitor
-from rjobs.states import JobState
+from rjobs.core.errors import JobTimedOutError, TransientBackendError
+from rjobs.core.states import JobState
+from rjobs.engine.monitor import JobMonitor
 
 Q, R, C, F = JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED, JobState.FAILED
 

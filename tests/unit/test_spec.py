@@ -1,4 +1,4 @@
-"""rjobs.spec: the repo's job.yml as the engine reads it, and every bad job YAML as an InputError with a fix."""
+"""rjobs.inputs.spec: the repo's job.yml as the engine reads it, and every bad job YAML as an InputError with a fix."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.errors import InputError
-from rjobs.spec import InputSpec, JobSpec, check_local_files, load_job_spec
+from rjobs.core.errors import InputError
+from rjobs.inputs.spec import InputSpec, JobSpec, check_local_files, load_job_spec
 
 REPO = Path(__file__).resolve().parents[2]
 JOB_YML = REPO / "job.yml"

@@ -1,4 +1,4 @@
-"""rjobs.states: every status string azure-ai-ml knows maps onto one enum with TERMINAL and FAILED sets."""
+"""rjobs.core.states: every status string azure-ai-ml knows maps onto one enum with TERMINAL and FAILED sets."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from rjobs.states import FAILED, TERMINAL, JobState, parse_state
+from rjobs.core.states import FAILED, TERMINAL, JobState, parse_state
 
 DESIGN_STATUSES = [
     "NotStarted", "Starting", "Provisioning", "Preparing", "Queued", "Running", "Finalizing",
@@ -100,7 +100,7 @@ def test_parse_is_case_insensitive(text: str | None, state: JobState) -> None:
 
 @pytest.mark.parametrize("text", ["Exploded", "Cancelled", "Not Started", "", "Completed!", SDK_CATCH_ALL])
 def test_unknown_status_raises_naming_the_module(text: str) -> None:
-    with pytest.raises(ValueError, match=r"unknown job status .*rjobs/states\.py"):
+    with pytest.raises(ValueError, match=r"unknown job status .*rjobs/core/states\.py"):
         parse_state(text)
 
 

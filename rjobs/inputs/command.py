@@ -5,8 +5,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 
-from rjobs.errors import InputError
-from rjobs.spec import REFERENCE, JobSpec, Scalar
+from rjobs.core.errors import InputError
+from rjobs.inputs.spec import REFERENCE, JobSpec, Scalar
 
 OPERATOR_CHARS = frozenset(";&|<>")
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rjobs.backends.base import Backend, JobHandle, JobStatus
-from rjobs.errors import JobTimedOutError, TransientBackendError
-from rjobs.states import JobState
+from rjobs.core.errors import JobTimedOutError, TransientBackendError
+from rjobs.core.states import JobState
 
 Transition = Callable[[JobHandle, JobState | None, JobStatus], None]
 

@@ -59,4 +59,4 @@ def parse_state(value: str | None) -> JobState:
     try:
         return _BY_LOWER[value.strip().lower()]
     except KeyError:
-        raise ValueError(f"unknown job status {value!r}: add it to rjobs/states.py") from None
+        raise ValueError(f"unknown job status {value!r}: add it to rjobs/core/states.py") from None

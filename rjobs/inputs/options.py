@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, Field
 
-from rjobs.command import entry_script
-from rjobs.errors import InputError
-from rjobs.grid import DEFAULT_MAX_CELLS, Cell, build_cells, canonical_params
-from rjobs.naming import check_run_name, content_hash, hash_tree, slug
-from rjobs.registry import check_result_options
-from rjobs.spec import JobSpec, check_local_files, load_job_spec
-from rjobs.tracking import require_azureml_mlflow
+from rjobs.core.errors import InputError
+from rjobs.core.naming import check_run_name, content_hash, hash_tree, slug
+from rjobs.inputs.command import entry_script
+from rjobs.inputs.grid import DEFAULT_MAX_CELLS, Cell, build_cells, canonical_params
+from rjobs.inputs.spec import JobSpec, check_local_files, load_job_spec
+from rjobs.results.registry import check_result_options
+from rjobs.results.tracking import require_azureml_mlflow
 
 BACKENDS = ("local", "azureml")
 

@@ -10,8 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rjobs.ledger import CellRecord, RunLedger, atomic_write_json, iter_outputs
-from rjobs.tracking import TrackingResult, local_tracking_uri, log_sweep
+from rjobs.core.files import atomic_write_json, iter_outputs
+from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.results.tracking import TrackingResult, local_tracking_uri, log_sweep
 
 RECORD_FILE = "mlflow.json"
 RECORDED = ("tracking_uri", "experiment_id", "parent_run_id", "child_run_ids")

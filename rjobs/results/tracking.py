@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rjobs.errors import InputError
-from rjobs.ledger import CellRecord, RunLedger, iter_outputs
-from rjobs.naming import hash_tree, slug
-from rjobs.spec import JobSpec
-from rjobs.states import JobState
+from rjobs.core.errors import InputError
+from rjobs.core.files import iter_outputs
+from rjobs.core.naming import hash_tree, slug
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.inputs.spec import JobSpec
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -76,7 +77,7 @@ def make_client(tracking_uri: str) -> MlflowClient:
     """A client bound to one store for tracking and registry, never to MLflow's process-global URI."""
     from mlflow import MlflowClient
 
-    from rjobs.mlflow_store import seed_local_store
+    from rjobs.results.mlflow_store import seed_local_store
 
     seed_local_store(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -84,14 +85,14 @@ def make_client(tracking_uri: str) -> MlflowClient:
 
 def experiment_for(spec: JobSpec) -> str:
     """The job's experiment_name, else the same default the Azure backend submits jobs under."""
-    from rjobs.backends.azureml_jobs import experiment_name
+    from rjobs.backends.azureml.jobs import experiment_name
 
     return experiment_name(spec)
 
 
 def fixed_params(spec: JobSpec, grid_keys: Sequence[str]) -> dict[str, str]:
     """The job inputs no cell overrides: literals as R sees them, data inputs by path."""
-    from rjobs.command import format_value
+    from rjobs.inputs.command import format_value
 
     params = {}
     for name, spec_input in spec.inputs.items():

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from rjobs.backends.azureml_jobs import (
+from rjobs.backends.azureml.jobs import (
     R_PACKAGE,
     RUN_PROPERTY,
     build_command_job,
@@ -25,11 +25,11 @@ from rjobs.backends.azureml_jobs import (
     experiment_name,
 )
 from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus
-from rjobs.errors import EnvironmentCheckError, InputError, TransientBackendError
-from rjobs.ledger import tail_text
-from rjobs.naming import content_hash, hash_tree, slug
-from rjobs.spec import InputSpec, JobSpec, check_local_files
-from rjobs.states import JobState, parse_state
+from rjobs.core.errors import EnvironmentCheckError, InputError, TransientBackendError
+from rjobs.core.files import tail_text
+from rjobs.core.naming import content_hash, hash_tree, slug
+from rjobs.core.states import JobState, parse_state
+from rjobs.inputs.spec import InputSpec, JobSpec, check_local_files
 
 log = logging.getLogger(__name__)
 
@@ -400,7 +400,7 @@ class AzureMLBackend:
         if self.r_packages is not None:
             used = self.r_packages(spec.code)
         else:
-            from rjobs.envcheck import r_packages_used
+            from rjobs.environment.check import r_packages_used
 
             used = r_packages_used(spec.code, include_optional=False)
         packages = sorted(p for p in used if R_PACKAGE.match(p))

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from rjobs.errors import InputError
-from rjobs.spec import JobSpec, Scalar
+from rjobs.core.errors import InputError
+from rjobs.inputs.spec import JobSpec, Scalar
 
 CELL_ID_LENGTH = 10
 DEFAULT_MAX_CELLS = 1000

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from rjobs.errors import InputError
+from rjobs.core.errors import InputError
 
 RUN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,79}$")
 HASH_CHUNK = 1 << 20

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from rjobs.errors import InputError
+from rjobs.core.errors import InputError
 
 Scalar = str | int | float | bool
 DATA_TYPES = frozenset({"uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model", "triton_model"})

@@ -16,15 +16,15 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from rjobs import envcheck
-from rjobs.backends import local_runner
 from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus
-from rjobs.command import format_value, render_argv
-from rjobs.errors import InputError
-from rjobs.ledger import LOG_FILE, OUTPUTS_DIR, atomic_write_text
-from rjobs.naming import hash_tree
-from rjobs.spec import InputSpec, JobSpec, check_local_files
-from rjobs.states import JobState
+from rjobs.backends.local import runner as local_runner
+from rjobs.core.errors import InputError
+from rjobs.core.files import LOG_FILE, OUTPUTS_DIR, atomic_write_text
+from rjobs.core.naming import hash_tree
+from rjobs.core.states import JobState
+from rjobs.environment import check as envcheck
+from rjobs.inputs.command import format_value, render_argv
+from rjobs.inputs.spec import InputSpec, JobSpec, check_local_files
 
 log = logging.getLogger(__name__)
 JOBS_DIR = ".jobs"

@@ -12,13 +12,14 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from rjobs.backends.base import Backend, CellJob, EnvironmentInfo, JobHandle
-from rjobs.errors import JobTimedOutError, TransientBackendError
-from rjobs.grid import Cell
-from rjobs.ledger import CellRecord, RunLedger, read_metrics, tail_text
-from rjobs.monitor import JobMonitor
-from rjobs.naming import job_name
-from rjobs.spec import InputSpec, JobSpec
-from rjobs.states import JobState
+from rjobs.core.errors import JobTimedOutError, TransientBackendError
+from rjobs.core.files import tail_text
+from rjobs.core.naming import job_name
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import CellRecord, RunLedger, read_metrics
+from rjobs.engine.monitor import JobMonitor
+from rjobs.inputs.grid import Cell
+from rjobs.inputs.spec import InputSpec, JobSpec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

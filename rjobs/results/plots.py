@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rjobs.ledger import CellRecord, RunLedger
-from rjobs.selection import Objective, eligible, parse_objective, select_best
-from rjobs.states import JobState
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.results.selection import Objective, eligible, parse_objective, select_best
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rjobs.errors import InputError
-from rjobs.ledger import CellRecord
-from rjobs.states import JobState
+from rjobs.core.errors import InputError
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import CellRecord
 
 GOALS = ("min", "max")
 SPEC = re.compile(r"^\s*(?P<metric>[^:\s][^:]*?)\s*:\s*(?P<goal>[A-Za-z]+)\s*$")

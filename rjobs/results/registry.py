@@ -12,9 +12,17 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from rjobs.errors import InputError
-from rjobs.ledger import OUTPUTS_DIR, CellRecord, RunLedger
-from rjobs.tracking import ARTIFACT_PATH, check_filter_value, find_cell_run, local_tracking_uri, log_sweep, make_client
+from rjobs.core.errors import InputError
+from rjobs.core.files import OUTPUTS_DIR
+from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.results.tracking import (
+    ARTIFACT_PATH,
+    check_filter_value,
+    find_cell_run,
+    local_tracking_uri,
+    log_sweep,
+    make_client,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -62,7 +70,7 @@ def check_result_options(
     select: str | None, register: str | None, model_path: str = DEFAULT_MODEL_PATH, register_option: str = "--register"
 ) -> None:
     """--select, --register and --model-path checked together before a sweep runs, so a typo costs no job."""
-    from rjobs.selection import parse_objective
+    from rjobs.results.selection import parse_objective
 
     if select is not None:
         parse_objective(select)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rjobs.backends.base import Backend, JobHandle
-from rjobs.ledger import RunLedger
-from rjobs.states import JobState
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import RunLedger
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rjobs.errors import InputError
+from rjobs.core.errors import InputError
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from rjobs.backends.base import CellJob
-from rjobs.command import format_value, render_shell_command
-from rjobs.errors import InputError
-from rjobs.grid import canonical_params
-from rjobs.spec import JobSpec, Scalar
+from rjobs.core.errors import InputError
+from rjobs.inputs.command import format_value, render_shell_command
+from rjobs.inputs.grid import canonical_params
+from rjobs.inputs.spec import JobSpec, Scalar
 
 if TYPE_CHECKING:
     from azure.ai.ml.entities import Command

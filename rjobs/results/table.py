@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rjobs.ledger import RunLedger
+from rjobs.engine.ledger import RunLedger
 
 HIDDEN_COLUMNS = ("job_name", "error")
 

@@ -5,7 +5,7 @@ it writes runner.json (its pid, start time and argv) beside EXIT_FILE: if the or
 the job, the next one finds the job by that file instead of starting it again. On SIGTERM/SIGINT it forwards
 the signal and, if the program still runs after RJOBS_CANCEL_GRACE_S seconds (default 10), kills it and its
 children, so a cancel always ends the job.
-Usage: python -m rjobs.backends.local_runner EXIT_FILE LOG_FILE -- PROGRAM ARGS...
+Usage: python -m rjobs.backends.local.runner EXIT_FILE LOG_FILE -- PROGRAM ARGS...
 """
 
 from __future__ import annotations
