@@ -67,6 +67,8 @@ class Backend(Protocol):
     """Where jobs run. No Prefect here: flows and tasks drive a backend, tests drive it directly."""
 
     name: str
+    remote: bool
+    """Jobs run away from this machine: they read uploaded copies of data, never local paths."""
 
     def ensure_data(self, spec: JobSpec) -> dict[str, InputSpec]:
         """Make the job's data inputs reachable by jobs; return the inputs jobs should be given."""
@@ -103,3 +105,44 @@ class Backend(Protocol):
     def logs(self, handle: JobHandle, cell_dir: Path) -> Path | None:
         """The job's user log (std_log.txt) on local disk, fetched if needed; None when there is none yet."""
         ...
+
+
+# -- capabilities: what only some backends can do, asked with isinstance() instead of comparing names --------------
+
+
+@runtime_checkable
+class ListsRunJobs(Protocol):
+    """Finds a run's jobs beyond the ledger (a crash between starting a job and recording it), for cancel."""
+
+    def jobs_of_run(self, run: str, run_dir: Path) -> list[JobHandle]:
+        """Every job the backend knows for the run; run_dir is the run's results folder."""
+        ...
+
+
+@runtime_checkable
+class HasWorkspaceTracking(Protocol):
+    """The backend's service has its own MLflow tracking server, the default place to log a sweep."""
+
+    def tracking_uri(self) -> str: ...
+
+
+@runtime_checkable
+class RegistersModels(Protocol):
+    """The backend's service has a model registry of its own (the local backend uses MLflow's)."""
+
+    def register_model(
+        self, name: str, job_name: str, model_path: str, tags: Mapping[str, str], description: str
+    ) -> RegisteredModelRef:
+        """Register job_name's output file model_path as a version of model `name`; the same job again is the same
+        version, not a new one."""
+        ...
+
+
+@dataclass(frozen=True)
+class RegisteredModelRef:
+    """A registered model version and where its file came from."""
+
+    name: str
+    version: str
+    source: str
+    created: bool

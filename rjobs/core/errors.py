@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
-class InputError(Exception):
+class RJobsError(Exception):
+    """The root of every error this project raises on purpose; anything else is a bug."""
+
+
+class InputError(RJobsError):
     """Bad user input found before anything ran: names the file, the key and the fix (exit code 2)."""
 
     exit_code = 2
@@ -16,7 +20,7 @@ class InputError(Exception):
         super().__init__(f"{where}: {problem}; {fix}" if where else f"{problem}; {fix}")
 
 
-class JobOutcomeError(Exception):
+class JobOutcomeError(RJobsError):
     """Base of the terminal outcomes a job can end in other than Completed."""
 
     outcome = "failed"
@@ -51,7 +55,7 @@ class EnvironmentCheckError(JobOutcomeError):
     outcome = "could not prove the environment"
 
 
-class TransientBackendError(Exception):
+class TransientBackendError(RJobsError):
     """A control-plane call failed in a way worth retrying (429, 5xx, connection reset)."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:

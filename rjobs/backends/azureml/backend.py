@@ -164,6 +164,8 @@ def _log_tail(path: Path | None, lines: int = 30) -> str:
 class AzureMLBackend:
     """Jobs named `<run>-<cell>[-rN]` in one workspace; a name that exists is attached to, never duplicated."""
 
+    remote = True
+
     def __init__(
         self,
         ml_client: Any,

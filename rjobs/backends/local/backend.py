@@ -76,6 +76,7 @@ class LocalBackend:
     """Runs jobs on this machine with the same argv Azure would run; the results folder holds the jobs."""
 
     name = "local"
+    remote = False
 
     def __init__(
         self, *, rscript: str = "Rscript", dockerfile: Path | None = None, check_packages: bool = True
