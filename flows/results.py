@@ -14,8 +14,8 @@ from typing import Any
 
 from rjobs.core.errors import InputError
 from rjobs.engine.ledger import CellRecord, RunLedger
-from rjobs.results.registry import DEFAULT_MODEL_PATH, check_result_options
-from rjobs.results.selection import NoEligibleCellError, Objective, parse_objective, select_best
+from rjobs.inputs.result_options import DEFAULT_MODEL_PATH, Objective, check_result_options, parse_objective
+from rjobs.results.selection import NoEligibleCellError, select_best
 from rjobs.results.table import format_table
 
 EXIT_OK, EXIT_NO_ELIGIBLE, EXIT_BAD_INPUT = 0, 1, 2
@@ -91,7 +91,7 @@ def register(
         models = make_ml_client(args.workspace_config).models
         made = register_azureml(models, args.register, ledger, best, args.model_path, tags)
     else:
-        from rjobs.backends.azureml.jobs import DEFAULT_EXPERIMENT
+        from rjobs.inputs.spec import DEFAULT_EXPERIMENT
         from rjobs.results.registry import register_local
 
         experiment = args.experiment or info.get("experiment") or DEFAULT_EXPERIMENT

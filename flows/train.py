@@ -31,7 +31,6 @@ from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.sweep import Sweep, SweepSettings
 from rjobs.engine.wiring import DEFAULT_POLL_INTERVAL, make_backend
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, resolve
-from rjobs.results.tracking import experiment_for
 from tasks.data import upload_data
 from tasks.environment import check_environment, stage_data, upload_code
 from tasks.jobs import run_cell, run_cells
@@ -167,7 +166,7 @@ def train(options: SweepOptions = SweepOptions()) -> dict[str, Any]:  # noqa: B0
             fan_out(sweep, options.max_concurrent)
         finally:
             summary = write_results(
-                sweep, {"max_concurrent": options.max_concurrent, "experiment": experiment_for(resolved.spec)}
+                sweep, {"max_concurrent": options.max_concurrent, "experiment": resolved.spec.experiment}
             )
         tracking = None if options.no_mlflow else log_to_mlflow(sweep, options.tracking_uri)
         if options.select:

@@ -13,10 +13,11 @@ from prefect.cache_policies import NO_CACHE
 
 from rjobs.engine.ledger import CellRecord
 from rjobs.engine.sweep import Sweep
+from rjobs.inputs.result_options import DEFAULT_MODEL_PATH, parse_objective
 from rjobs.results.plots import plot_metric_by_param
-from rjobs.results.registry import DEFAULT_MODEL_PATH, RegisteredModel, register_azureml, register_local
-from rjobs.results.selection import parse_objective, select_best
-from rjobs.results.tracking import TrackingResult, azure_tracking_uri, experiment_for, fixed_params
+from rjobs.results.registry import RegisteredModel, register_azureml, register_local
+from rjobs.results.selection import select_best
+from rjobs.results.tracking import TrackingResult, azure_tracking_uri, fixed_params
 from rjobs.results.tracking_record import log_sweep_if_changed
 from tasks.results import artifact_key
 
@@ -36,7 +37,7 @@ def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResu
     result, logged = log_sweep_if_changed(
         sweep.ledger,
         sweep_records(sweep),
-        experiment=experiment_for(sweep.spec),
+        experiment=sweep.spec.experiment,
         backend=sweep.backend.name,
         params=fixed_params(sweep.spec, sweep.grid_keys),
         tracking_uri=tracking_uri,
@@ -94,7 +95,7 @@ def select_and_register(
                 sweep.ledger,
                 best,
                 records,
-                experiment=experiment_for(sweep.spec),
+                experiment=sweep.spec.experiment,
                 model_path=model_path,
                 tracking_uri=tracking.tracking_uri if tracking else None,
                 extra_tags=tags,

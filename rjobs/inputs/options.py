@@ -15,8 +15,8 @@ from rjobs.core.errors import InputError
 from rjobs.core.naming import check_run_name, content_hash, hash_tree, slug
 from rjobs.inputs.command import entry_script
 from rjobs.inputs.grid import DEFAULT_MAX_CELLS, Cell, build_cells, canonical_params
+from rjobs.inputs.result_options import check_result_options
 from rjobs.inputs.spec import JobSpec, check_local_files, load_job_spec
-from rjobs.results.registry import check_result_options
 from rjobs.results.tracking import require_azureml_mlflow
 
 BACKENDS = ("local", "azureml")

@@ -16,6 +16,7 @@ Scalar = str | int | float | bool
 DATA_TYPES = frozenset({"uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model", "triton_model"})
 REMOTE_PREFIXES = ("azureml:", "https:", "http:", "abfss:", "wasbs:", "adl:", "s3:", "gs:")
 REFERENCE = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+DEFAULT_EXPERIMENT = "rjobs"
 KNOWN_KEYS = frozenset(
     {
         "$schema",
@@ -97,6 +98,11 @@ class JobSpec:
     environment_variables: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def experiment(self) -> str:
+        """The job's experiment_name, never the SDK's default of the current folder's name."""
+        return self.experiment_name or DEFAULT_EXPERIMENT
 
     @property
     def base_dir(self) -> Path:

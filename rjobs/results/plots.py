@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord, RunLedger
-from rjobs.results.selection import Objective, eligible, parse_objective, select_best
+from rjobs.inputs.result_options import Objective, parse_objective
+from rjobs.results.selection import eligible, select_best
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -6,7 +6,6 @@ adding one, so a re-run of the flow or of `python -m flows.results --register` i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rjobs.core.errors import InputError
 from rjobs.core.files import OUTPUTS_DIR
 from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.inputs.result_options import DEFAULT_MODEL_PATH, check_model_name, check_model_path
 from rjobs.results.tracking import (
     ARTIFACT_PATH,
     check_filter_value,
@@ -27,10 +27,7 @@ from rjobs.results.tracking import (
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-DEFAULT_MODEL_PATH = f"{OUTPUTS_DIR}/model.rds"
 SOURCE_TAG = "rjobs.source"
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
-MODEL_PATH = re.compile(r"^[A-Za-z0-9_.\-/]+$")
 
 
 @dataclass(frozen=True)
@@ -42,43 +39,6 @@ class RegisteredModel:
     source: str
     created: bool
     registry: str
-
-
-def check_model_name(name: str, option: str = "--register") -> str:
-    """A name both registries accept: letter or digit first, then letters, digits, '_', '.', '-'."""
-    if not MODEL_NAME.match(name or ""):
-        raise InputError(
-            option,
-            repr(name),
-            "is not a model name",
-            "use a letter or digit, then letters, digits, '_', '.', '-'",
-        )
-    return name
-
-
-def check_model_path(path: str) -> str:
-    """A path inside the cell's outputs folder (the only folder that reaches MLflow and Azure's artifacts)."""
-    parts = PurePosixPath(path or "").parts
-    if not MODEL_PATH.match(path or "") or len(parts) < 2 or parts[0] != OUTPUTS_DIR or ".." in parts:
-        raise InputError(
-            "--model-path", repr(path), "is not a file under outputs/", f"give its path like {DEFAULT_MODEL_PATH}"
-        )
-    return PurePosixPath(path).as_posix()
-
-
-def check_result_options(
-    select: str | None, register: str | None, model_path: str = DEFAULT_MODEL_PATH, register_option: str = "--register"
-) -> None:
-    """--select, --register and --model-path checked together before a sweep runs, so a typo costs no job."""
-    from rjobs.results.selection import parse_objective
-
-    if select is not None:
-        parse_objective(select)
-    if register is not None:
-        if select is None:
-            raise InputError(register_option, register, "needs a cell to register", "add --select METRIC:min|max")
-        check_model_name(register, register_option)
-        check_model_path(model_path)
 
 
 def source_key(run: str, cell: str, model_path: str) -> str:

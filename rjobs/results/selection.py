@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
-from rjobs.core.errors import InputError
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord
-
-GOALS = ("min", "max")
-SPEC = re.compile(r"^\s*(?P<metric>[^:\s][^:]*?)\s*:\s*(?P<goal>[A-Za-z]+)\s*$")
-SPEC_FIX = "write METRIC:min or METRIC:max with a metric of metrics.json, e.g. rmse:min or r2:max"
+from rjobs.inputs.result_options import Objective, parse_objective
 
 
 class NoEligibleCellError(Exception):
@@ -30,33 +23,6 @@ class NoEligibleCellError(Exception):
             detail = f"{lacking} of {completed} completed cell(s) had no value for it"  # NaN counts as none
         seen = f"; metrics seen: {', '.join(known)}" if known else ""
         super().__init__(f"no cell to select by metric {metric!r}: {detail}{seen}")
-
-
-@dataclass(frozen=True)
-class Objective:
-    """A parsed `metric:min|max`; str() gives the canonical spelling back."""
-
-    metric: str
-    goal: Literal["min", "max"]
-
-    def __str__(self) -> str:
-        return f"{self.metric}:{self.goal}"
-
-    def better(self, a: float, b: float) -> bool:
-        return a < b if self.goal == "min" else a > b
-
-
-def parse_objective(spec: str | Objective, option: str = "--select") -> Objective:
-    """`rmse:min` -> Objective; anything else is an InputError that says how to write it."""
-    if isinstance(spec, Objective):
-        return spec
-    match = SPEC.match(spec) if isinstance(spec, str) else None
-    if match is None:
-        raise InputError(option, repr(spec), "is not METRIC:min or METRIC:max", SPEC_FIX)
-    goal = match["goal"].lower()
-    if goal not in GOALS:
-        raise InputError(option, repr(spec), f"has goal {match['goal']!r}, not min or max", SPEC_FIX)
-    return Objective(match["metric"], goal)  # type: ignore[arg-type]
 
 
 def metric_value(record: CellRecord, metric: str) -> float | None:

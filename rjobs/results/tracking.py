@@ -83,13 +83,6 @@ def make_client(tracking_uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
-def experiment_for(spec: JobSpec) -> str:
-    """The job's experiment_name, else the same default the Azure backend submits jobs under."""
-    from rjobs.backends.azureml.jobs import experiment_name
-
-    return experiment_name(spec)
-
-
 def fixed_params(spec: JobSpec, grid_keys: Sequence[str]) -> dict[str, str]:
     """The job inputs no cell overrides: literals as R sees them, data inputs by path."""
     from rjobs.inputs.command import format_value

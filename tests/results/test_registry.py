@@ -8,12 +8,10 @@ from typing import Any
 import pytest
 
 from rjobs.core.errors import InputError
+from rjobs.inputs.result_options import check_model_name, check_model_path, check_result_options
 from rjobs.results.registry import (
     SOURCE_TAG,
     azure_output_uri,
-    check_model_name,
-    check_model_path,
-    check_result_options,
     register_azureml,
     register_local,
     register_mlflow,

@@ -9,7 +9,8 @@ import pytest
 
 from rjobs.core.errors import InputError
 from rjobs.engine.ledger import CellRecord
-from rjobs.results.selection import NoEligibleCellError, Objective, parse_objective, select_best
+from rjobs.inputs.result_options import Objective, parse_objective
+from rjobs.results.selection import NoEligibleCellError, select_best
 
 
 def rec(cell: str, state: str = "Completed", **metrics: float) -> CellRecord:

@@ -22,7 +22,6 @@ from rjobs.backends.azureml.jobs import (
     RUN_PROPERTY,
     build_command_job,
     build_smoke_job,
-    experiment_name,
 )
 from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus
 from rjobs.core.errors import EnvironmentCheckError, InputError, TransientBackendError
@@ -326,7 +325,7 @@ class AzureMLBackend:
             )
         raw = spec.environment
         if isinstance(raw, Mapping):
-            inline = {"name": slug(f"{experiment_name(spec)}-env", limit=120), **raw}
+            inline = {"name": slug(f"{spec.experiment}-env", limit=120), **raw}
             stream = io.StringIO(yaml.safe_dump(inline))
             environment = _load(load_environment, stream, spec.source, relative_origin=str(spec.source))
             return self._register_environment(environment, spec.source)
@@ -471,7 +470,7 @@ class AzureMLBackend:
         with self._lock:
             if spec.code in self._code:
                 return
-        name = slug(f"{experiment_name(spec)}-{spec.code.name}", limit=120)
+        name = slug(f"{spec.experiment}-{spec.code.name}", limit=120)
         version = hash_tree(spec.code)[:VERSION_LENGTH]
         reference = self.code_uploader(spec.code, name, version)
         with self._lock:

@@ -25,15 +25,9 @@ if TYPE_CHECKING:
 RUN_PROPERTY = "rjobs_run"
 """Job property holding the run name: jobs.list can filter on properties (name=value), so a poll is one call."""
 
-DEFAULT_EXPERIMENT = "rjobs"
 JOB_SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
 SDK_ONLY_KEYS = ("resources", "limits", "queue_settings", "identity", "distribution", "services")
 R_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9.]*$")
-
-
-def experiment_name(spec: JobSpec) -> str:
-    """The job's experiment, never the SDK's default of the current folder's name."""
-    return spec.experiment_name or DEFAULT_EXPERIMENT
 
 
 def literal_values(job: CellJob) -> dict[str, str]:
@@ -130,7 +124,7 @@ def build_command_job(job: CellJob, environment: str, code: str | None) -> Comma
         outputs=outputs,
         environment=environment,
         compute=spec.compute,
-        experiment_name=experiment_name(spec),
+        experiment_name=spec.experiment,
         display_name=f"{spec.display_name or job.run} {job.cell_id}{attempt}",
         description=description,
         environment_variables=dict(spec.environment_variables),
@@ -167,7 +161,7 @@ def build_smoke_job(
         command=f"Rscript -e {shlex.quote(smoke_expression(packages))}",
         environment=environment,
         compute=spec.compute,
-        experiment_name=experiment_name(spec),
+        experiment_name=spec.experiment,
         display_name="rjobs environment check",
         description=f"Loads {len(packages)} R packages in {environment} before a sweep fans out",
         tags={"rjobs.kind": "environment-check", **(tags or {})},
