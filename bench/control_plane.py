@@ -142,7 +142,7 @@ def run_naive(work: Path) -> dict[str, Any]:
 def _entity(backend: Any, job: Any) -> Any:
     from rjobs.backends.azureml.jobs import build_command_job
 
-    return build_command_job(job, backend._environment, backend._code.get(job.spec.code))
+    return build_command_job(job, backend.environment, backend.code_id(job.spec))
 
 
 def _report(name: str, fake: Any, since: int, elapsed: float, lags: list[float], polls: int) -> dict[str, Any]:

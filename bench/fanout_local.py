@@ -206,7 +206,7 @@ backend = make_backend(resolved)
 backend.ensure_data(resolved.spec)
 backend.ensure_environment(resolved.spec)
 t3 = time.perf_counter()
-import flows.train
+import flows.train_flow
 t4 = time.perf_counter()
 print(json.dumps({{"imports_s": t1 - t0, "resolve_s": t2 - t1, "r_check_s": t3 - t2, "prefect_import_s": t4 - t3}}))
 """

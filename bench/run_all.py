@@ -44,11 +44,11 @@ FANOUT_LABELS = {
 
 
 def shipped_batching() -> tuple[int, int]:
-    """flows/train.py's PER_CELL_TASK_RUNS and BATCHES, read from its source (importing it imports Prefect)."""
+    """flows/train_flow.py's PER_CELL_TASK_RUNS and BATCHES, read from its source (importing it imports Prefect)."""
     text = (REPO / "flows" / "train.py").read_text(encoding="utf-8")
     per_cell = re.search(r"^PER_CELL_TASK_RUNS = (\d+)", text, re.M)
     batches = re.search(r"^BATCHES = (\d+)", text, re.M)
-    assert per_cell and batches, "flows/train.py: PER_CELL_TASK_RUNS or BATCHES not found"
+    assert per_cell and batches, "flows/train_flow.py: PER_CELL_TASK_RUNS or BATCHES not found"
     return int(per_cell.group(1)), int(batches.group(1))
 
 
@@ -185,7 +185,7 @@ def render_fanout(fan: dict[str, Any]) -> list[str]:
         f"Timed in one process: interpreter and CLI imports {num(probe['imports_s'] + probe['process_s'])} s and "
         f"resolve {num(probe['resolve_s'])} s; then the CLI starts Prefect's temporary server, and while it boots "
         f"the local R package check {num(probe['r_check_s'])} s (asked once per process: the check-environment "
-        f"task reuses the answer) and importing flows.train with Prefect, MLflow and matplotlib "
+        f"task reuses the answer) and importing flows.train_flow with Prefect, MLflow and matplotlib "
         f"{num(probe['prefect_import_s'])} s. The rest, {num(rest, 1)} s, is waiting for the server to answer "
         f"and Prefect's engine setting up the flow run.{server_start}",
         "",
@@ -287,10 +287,10 @@ def render_scale(rows: list[dict[str, Any]], title: str, goal_cells: int = 1000)
         "",
         "Runs: engine = Sweep and a thread pool, no Prefect; flow = `python -m flows.train --backend azureml` as "
         f"shipped: a task run per cell up to {per_cell_max} cells, above that {batches} task runs of many cells on "
-        "one pool of `--max-concurrent` threads (flows/train.py PER_CELL_TASK_RUNS, BATCHES); flow-per-cell = the "
+        "one pool of `--max-concurrent` threads (flows/train_flow.py PER_CELL_TASK_RUNS, BATCHES); flow-per-cell = the "
         "same flow with a task run per cell at any size (the behaviour before batching, for comparison); "
         "flow-single-task = the same flow with one task run for the whole sweep (BATCHES = 1). The two comparisons "
-        "change flows.train's constant in the benchmark's own child process only.",
+        "change flows.train_flow's constant in the benchmark's own child process only.",
         "",
         "| run | cells | wall ms/cell | fake CPU ms/cell | wall - fake CPU ms/cell | own CPU ms/cell | "
         "peak RSS MiB | server peak RSS MiB | status calls |",

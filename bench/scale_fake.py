@@ -6,11 +6,11 @@ orchestrator and, through the flow, of Prefect's temporary server. Each (mode, s
 
 - engine: Sweep + ThreadPoolExecutor(max_concurrent) over sweep.run_cell, no Prefect.
 - flow: `flows.cli.main(--backend azureml ...)` as shipped, Prefect's temporary server: a task run per cell up
-  to flows.train.PER_CELL_TASK_RUNS (100) cells, above that flows.train.BATCHES (20) task runs of many cells
+  to flows.train_flow.PER_CELL_TASK_RUNS (100) cells, above that flows.train_flow.BATCHES (20) task runs of many cells
   on one pool of --max-concurrent threads.
 - flow-per-cell: the same flow with a task run per cell at any size (the behaviour before batching), by setting
-  flows.train.PER_CELL_TASK_RUNS to a huge number in the measurement's own child process.
-- flow-single-task: the same flow with one task run for the whole sweep (flows.train.BATCHES = 1), likewise.
+  flows.train_flow.PER_CELL_TASK_RUNS to a huge number in the measurement's own child process.
+- flow-single-task: the same flow with one task run for the whole sweep (flows.train_flow.BATCHES = 1), likewise.
 
 Run: `.venv/bin/python -m bench.scale_fake [--full]` (--full: 10,000 cells, about 7 minutes more).
 """
@@ -97,21 +97,21 @@ def child_engine(cells: int, work: Path, max_concurrent: int, poll: float) -> di
 
 def child_flow(mode: str, cells: int, work: Path, max_concurrent: int, poll: float) -> dict[str, Any]:
     """The real flow through flows.cli.main, with every MLClient the flow makes replaced by the fake; for
-    flow-per-cell and flow-single-task, one of flows.train's batching constants changed in this process only."""
+    flow-per-cell and flow-single-task, one of flows.train_flow's batching constants changed in this process only."""
     import rjobs.backends.azureml.workspace
     from bench.fakeclient import instant_fake
 
     fake = instant_fake(work / "fake-store")
     rjobs.backends.azureml.workspace.make_ml_client = lambda *args, **kwargs: fake  # type: ignore[assignment]
-    import flows.train
+    import flows.train_flow
     from flows.cli import main
 
     if mode == "flow-per-cell":
-        flows.train.PER_CELL_TASK_RUNS = 10**9
+        flows.train_flow.PER_CELL_TASK_RUNS = 10**9
     elif mode == "flow-single-task":
-        flows.train.BATCHES = 1
+        flows.train_flow.BATCHES = 1
     timings: dict[str, float] = {}
-    original = flows.train.fan_out
+    original = flows.train_flow.fan_out
 
     def timed_fan_out(sweep: Any, limit: int) -> None:
         timings["fake0"], timings["fakew0"] = fake.bench_cpu.seconds, fake.bench_cpu.wall
@@ -122,7 +122,7 @@ def child_flow(mode: str, cells: int, work: Path, max_concurrent: int, poll: flo
             timings["t1"], timings["c1"] = time.perf_counter(), time.process_time()
             timings["fake1"], timings["fakew1"] = fake.bench_cpu.seconds, fake.bench_cpu.wall
 
-    flows.train.fan_out = timed_fan_out  # type: ignore[assignment]
+    flows.train_flow.fan_out = timed_fan_out  # type: ignore[assignment]
     args = [
         "--job",
         str(REPO / "job.yml"),

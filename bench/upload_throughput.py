@@ -21,7 +21,8 @@ from azure.storage.blob import BlobServiceClient
 from requests import Session
 from requests.adapters import HTTPAdapter
 
-from rjobs.storage.blob_upload import DEFAULT_BLOCK_SIZE, MiB, make_service_client, upload
+from rjobs.storage.clients import make_service_client
+from rjobs.storage.upload import DEFAULT_BLOCK_SIZE, MiB, upload
 from rjobs.testing.azurite import running_azurite
 
 

@@ -12,18 +12,7 @@ from pathlib import Path
 from rjobs.core.errors import InputError
 from rjobs.engine.cancel import cancel_run, known_runs
 from rjobs.engine.ledger import RunLedger
-
-
-def make_backend(name: str, rscript: str = "Rscript") -> object:
-    """The backend the run used; only its cancel/status are needed here."""
-    if name == "local":
-        from rjobs.backends.local.backend import LocalBackend
-
-        return LocalBackend(rscript=rscript, check_packages=False)
-    from rjobs.backends.azureml.backend import AzureMLBackend
-    from rjobs.backends.azureml.workspace import make_ml_client
-
-    return AzureMLBackend(make_ml_client())
+from rjobs.engine.wiring import backend_by_name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ledger.run_dir.is_dir():
             runs = ", ".join(known_runs(Path(args.results))) or "none"
             raise InputError(ledger.run_dir, "--run", "no such run", f"pass one of: {runs}")
-        backend = make_backend(args.backend)
+        backend = backend_by_name(args.backend)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -15,9 +15,8 @@ from typing import Any
 from flows.temporary_server import TemporaryServer
 from rjobs.core.errors import InputError
 from rjobs.engine.ledger import RunLedger
-from rjobs.engine.monitor import JobMonitor
-from rjobs.engine.sweep import Sweep, SweepSettings
-from rjobs.engine.wiring import make_backend
+from rjobs.engine.plan import emit_yaml
+from rjobs.engine.wiring import PreparedSweep, prepare
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, resolve
 from rjobs.results.selection import NoEligibleCellError
 
@@ -62,71 +61,11 @@ def options_from_args(namespace: argparse.Namespace) -> SweepOptions:
     return SweepOptions(**given)
 
 
-def print_plan(resolved: ResolvedSweep) -> None:
+def print_plan(prepared: PreparedSweep) -> None:
     """--dry-run: every cell, what would happen to it and the exact command, without running anything."""
-    from rjobs.backends.local.backend import LocalBackend
+    from rjobs.engine.plan import make_plan
 
-    backend = make_backend(resolved)
-    settings = SweepSettings(run=resolved.run, retries=resolved.options.retries)
-    sweep = Sweep(
-        resolved.spec,
-        resolved.cells,
-        backend,
-        RunLedger(resolved.results_root, resolved.run),
-        settings,
-        JobMonitor(backend),
-    )
-    if isinstance(backend, LocalBackend):
-        sweep.stage_data()
-        for warning in backend.ensure_environment(resolved.spec).warnings:
-            print(f"warning: {warning}")
-    actions = sweep.plan()
-    print(f"run {resolved.run}: {len(resolved.cells)} cell(s) on {backend.name}, results in {sweep.ledger.run_dir}")
-    for cell_id, action in actions.items():
-        job = sweep.cell_job(sweep.cells[cell_id], 1)
-        print(f"  {cell_id} [{action}] {json.dumps(dict(job.params), ensure_ascii=False)}")
-        print(f"    {plan_command(sweep, job)}")
-
-
-def plan_command(sweep: Sweep, job: Any) -> str:
-    """The command as the backend would run it: argv joined with shell quoting for display."""
-    import shlex
-
-    from rjobs.inputs.command import format_value, render_argv
-
-    values = {
-        name: format_value(spec.value) if spec.is_literal else str(spec.path)
-        for name, spec in job.inputs.items()
-        if spec.is_literal or spec.path is not None
-    }
-    for name, spec in job.inputs.items():
-        if spec.is_local:
-            values[name] = str(sweep.spec.local_path(spec))
-    outputs = {name: f"outputs/{name}" for name in sweep.spec.outputs}
-    return shlex.join(render_argv(sweep.spec, values, outputs))
-
-
-def emit_yaml(resolved: ResolvedSweep, folder: Path) -> list[Path]:
-    """One command-job YAML per cell for `az ml job create -f`: the n YAML files, meta-programmed."""
-    from rjobs.backends.azureml.jobs import emit_job_yaml
-    from rjobs.backends.local.backend import LocalBackend
-
-    environment = resolved.spec.environment
-    if not isinstance(environment, str):
-        raise InputError(resolved.spec.source, "environment", "is not a reference", "use azureml:<name>@latest")
-    backend = LocalBackend(check_packages=False)
-    sweep = Sweep(
-        resolved.spec,
-        resolved.cells,
-        backend,
-        RunLedger(resolved.results_root, resolved.run),
-        SweepSettings(run=resolved.run),
-        JobMonitor(backend),
-    )
-    return [
-        emit_job_yaml(sweep.cell_job(cell, 1), environment, None, folder / f"{resolved.run}-{cell_id}.yml")
-        for cell_id, cell in sweep.cells.items()
-    ]
+    print(make_plan(prepared).text())
 
 
 def print_table(run_dir: Path) -> None:
@@ -145,31 +84,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser("python -m flows.train", DESCRIPTION)
     try:
         options = options_from_args(parser.parse_args(argv))
-        resolved = resolve(options)
-        if options.dry_run:
-            print_plan(resolved)
-            return EXIT_OK
         if options.emit_yaml:
-            written = emit_yaml(resolved, Path(options.emit_yaml))
+            written = emit_yaml(resolve(options), Path(options.emit_yaml))
             print(f"wrote {len(written)} job YAML file(s) to {options.emit_yaml}; submit each with az ml job create -f")
             return EXIT_OK
+        prepared = prepare(options)
+        if options.dry_run:
+            print_plan(prepared)
+            return EXIT_OK
         server = TemporaryServer.start_unless_configured()  # stopped at exit, after Prefect has sent its logs
-        if options.backend == "local":
-            backend = make_backend(resolved)
-            backend.ensure_data(resolved.spec)
-            backend.ensure_environment(resolved.spec)
+        if not prepared.backend.remote:  # fail fast, before Prefect: local R lacks a package, data is missing
+            prepared.backend.ensure_data(prepared.resolved.spec)
+            prepared.backend.ensure_environment(prepared.resolved.spec)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValueError as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return run_flow(resolved, server)
+    return run_flow(prepared, server)
 
 
-def run_flow(resolved: ResolvedSweep, server: TemporaryServer | None) -> int:
-    """The train flow (on the temporary server once it answers), then the table and the exit code."""
-    from flows.train import train
+def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
+    """The train flow (on the temporary server once it answers) with this sweep handed over, then the table and
+    the exit code."""
+    from flows.train_flow import HANDED_OVER, train
 
     if server is not None:
         try:
@@ -178,15 +117,17 @@ def run_flow(resolved: ResolvedSweep, server: TemporaryServer | None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED_CELLS
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    token = HANDED_OVER.set(prepared)
     try:
         with without_heartbeats() if server is not None else contextlib.nullcontext():
-            state = train(resolved.options, return_state=True)
+            state = train(prepared.resolved.options, return_state=True)
     except KeyboardInterrupt:
         print("cancelled: in-flight jobs were cancelled; re-run with the same --run-name to continue", file=sys.stderr)
         return EXIT_CANCELLED
     finally:
+        HANDED_OVER.reset(token)
         signal.signal(signal.SIGTERM, previous)
-    return report(resolved, state)
+    return report(prepared.resolved, state)
 
 
 def without_heartbeats() -> contextlib.AbstractContextManager[Any]:
@@ -201,17 +142,17 @@ def report(resolved: ResolvedSweep, state: Any) -> int:
     """Print the table and the outcome of the flow run's final state; the exit code that goes with it."""
     options = resolved.options
     run_dir = Path(options.results).resolve() / resolved.run
-    if state.is_failed() or state.is_crashed():
-        error = state.result(raise_on_failure=False)
-        if isinstance(error, InputError):
-            print(f"error: {error}", file=sys.stderr)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException) and (state.is_failed() or state.is_crashed()):
+        if isinstance(result, InputError):
+            print(f"error: {result}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        if isinstance(error, NoEligibleCellError):
+        if isinstance(result, NoEligibleCellError):
             print_table(run_dir)
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {result}", file=sys.stderr)
             return EXIT_FAILED_CELLS
         if not (run_dir / "run.json").is_file():
-            print(f"error: the flow failed: {error}", file=sys.stderr)
+            print(f"error: the flow failed: {result}", file=sys.stderr)
             return EXIT_FAILED_CELLS
     if state.is_cancelled():
         return EXIT_CANCELLED
@@ -222,7 +163,7 @@ def report(resolved: ResolvedSweep, state: Any) -> int:
         f"{summary['cancelled']} cancelled; submitted {summary['submitted']}, reused {summary['reused']}"
     )
     print(f"results: {run_dir / 'summary.csv'}")
-    best = state.result(raise_on_failure=False).get("best") if state.is_completed() else None
+    best = result.get("best") if isinstance(result, dict) else None
     if best:
         model = best.get("model")
         registered = f"; model {model['name']} version {model['version']}" if model else ""

@@ -14,6 +14,7 @@ from typing import Any
 
 from rjobs.core.errors import InputError
 from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.engine.wiring import backend_by_name
 from rjobs.inputs.result_options import DEFAULT_MODEL_PATH, Objective, check_result_options, parse_objective
 from rjobs.results.selection import NoEligibleCellError, select_best
 from rjobs.results.table import format_table
@@ -80,16 +81,16 @@ def run_info(ledger: RunLedger) -> dict[str, Any]:
 def register(
     args: argparse.Namespace, ledger: RunLedger, objective: Objective, best: CellRecord, records: list[CellRecord]
 ) -> str:
-    """Register the best cell's model in the sweep's backend registry; the line to print about it."""
-    info = run_info(ledger)
-    backend = args.backend or info.get("backend") or "local"
-    tags = {"rjobs.objective": str(objective), f"metric.{objective.metric}": best.metrics[objective.metric]}
-    if backend == "azureml":
-        from rjobs.backends.azureml.workspace import make_ml_client
-        from rjobs.results.registry import register_azureml
+    """Register the best cell's model in the sweep's backend registry (MLflow's if it has none); the line to print."""
+    from rjobs.backends.base import RegistersModels
 
-        models = make_ml_client(args.workspace_config).models
-        made = register_azureml(models, args.register, ledger, best, args.model_path, tags)
+    info = run_info(ledger)
+    backend = backend_by_name(args.backend or info.get("backend") or "local", workspace_config=args.workspace_config)
+    tags = {"rjobs.objective": str(objective), f"metric.{objective.metric}": best.metrics[objective.metric]}
+    if isinstance(backend, RegistersModels):
+        from rjobs.results.registry import register_in_backend
+
+        made = register_in_backend(backend, args.register, ledger, best, args.model_path, tags)
     else:
         from rjobs.inputs.spec import DEFAULT_EXPERIMENT
         from rjobs.results.registry import register_local

@@ -58,7 +58,12 @@ class TemporaryServer:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/api"
-        self.process = subprocess.Popen(uvicorn_command(port), env={**os.environ, **SERVER_ENV})
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("server_guard.py")), "--", *uvicorn_command(port)],
+            env={**os.environ, **SERVER_ENV},
+            stdin=subprocess.PIPE,  # never written: it closes when this process ends, which stops the server
+            start_new_session=True,  # out of the terminal's process group: Ctrl-C is the CLI's to handle
+        )
         atexit.register(self.stop)
 
     @classmethod
@@ -88,11 +93,13 @@ class TemporaryServer:
         )
 
     def stop(self) -> None:
-        """Terminate, then kill after 5 s, and reap."""
+        """Close the guard's pipe (it stops the server), terminate it, then kill after 10 s, and reap."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=5)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 if ! command -v uv >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check uv
 fi
-uv sync --frozen --quiet
+# --inexact: packages the user added (an extra such as azureml-mlflow, a tool) stay installed
+uv sync --frozen --inexact --quiet
 
 bash scripts/install-r.sh
 

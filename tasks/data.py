@@ -8,7 +8,8 @@ import os
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from rjobs.storage.blob_upload import CONNECTION_STRING_ENV, DEFAULT_BLOCK_SIZE, MiB, make_service_client, upload
+from rjobs.storage.clients import CONNECTION_STRING_ENV, make_service_client
+from rjobs.storage.upload import DEFAULT_BLOCK_SIZE, MiB, upload
 
 PROGRESS_THRESHOLD = 8 * MiB
 

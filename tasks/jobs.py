@@ -7,6 +7,7 @@ from concurrent.futures import Executor, wait
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Cancelled, Failed, State
 
 from rjobs.core.errors import JobCanceledError, JobFailedError, JobOutcomeError
 from rjobs.core.files import LOG_FILE
@@ -15,17 +16,25 @@ from rjobs.engine.sweep import CellResult, Outcome, Sweep
 
 
 @task(name="run-cell", task_run_name="cell-{cell_id}", cache_policy=NO_CACHE)
-def run_cell(sweep: Sweep, cell_id: str) -> CellResult:
-    """Run one cell to a terminal state; a failed cell fails its task run only, after its record is saved."""
+def run_cell(sweep: Sweep, cell_id: str) -> CellResult | State:
+    """Run one cell to a terminal state; a failed cell fails its task run only, after its record is saved, with
+    one line and the log's place as the message (an R error is the user's, not a Python traceback)."""
     result = sweep.run_cell(cell_id)
     error = _report(sweep, result)
     if error is not None:
-        raise error
+        return outcome_state(error)
     return result
 
 
+def outcome_state(error: JobOutcomeError) -> State:
+    """The task run's final state for a job that did not complete: Cancelled or Failed, with a one-line message."""
+    if isinstance(error, JobCanceledError):
+        return Cancelled(message=one_line(error))
+    return Failed(message=one_line(error))
+
+
 @task(name="run-cells", task_run_name="cells-{first}-x{count}", cache_policy=NO_CACHE)
-def run_cells(sweep: Sweep, cell_ids: list[str], pool: Executor, first: str, count: int) -> list[CellResult]:
+def run_cells(sweep: Sweep, cell_ids: list[str], pool: Executor, first: str, count: int) -> list[CellResult] | State:
     """Run a batch of cells on the sweep's shared pool (at most max_concurrent jobs in flight across batches);
     every cell ends before the task run does, and it fails, with a line per cell that did not complete, if any."""
     logger = get_run_logger()
@@ -42,11 +51,14 @@ def run_cells(sweep: Sweep, cell_ids: list[str], pool: Executor, first: str, cou
             errors.append(error)
             logger.warning("cell %s: %s", cell_id, one_line(error))
     logger.info("%d of %d cell(s) completed", count - len(errors), count)
+    unexpected = [error for error in errors if not isinstance(error, JobOutcomeError)]
+    if unexpected:  # a bug, not a job's outcome: its traceback is worth showing
+        detail = f"{len(errors)} of {count} cell(s) did not complete; the first: {one_line(unexpected[0])}"
+        raise JobFailedError(f"{first} (+{count - 1} cells)", detail) from unexpected[0]
     if errors:
         if all(isinstance(error, JobCanceledError) for error in errors):
-            raise errors[0]
-        detail = f"{len(errors)} of {count} cell(s) did not complete; the first: {errors[0]}"
-        raise JobFailedError(f"{first} (+{count - 1} cells)", detail)
+            return Cancelled(message=f"{len(errors)} of {count} cell(s) cancelled")
+        return Failed(message=f"{len(errors)} of {count} cell(s) did not complete; the first: {one_line(errors[0])}")
     return results
 
 

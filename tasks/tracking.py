@@ -11,17 +11,20 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from rjobs.backends.base import HasWorkspaceTracking, RegisteredModelRef, RegistersModels
 from rjobs.engine.ledger import CellRecord
 from rjobs.engine.sweep import Sweep
-from rjobs.inputs.result_options import DEFAULT_MODEL_PATH, parse_objective
+from rjobs.inputs.result_options import DEFAULT_MODEL_PATH, Objective, parse_objective
 from rjobs.results.plots import plot_metric_by_param
-from rjobs.results.registry import RegisteredModel, register_azureml, register_local
+from rjobs.results.registry import register_in_backend, register_local
 from rjobs.results.selection import select_best
-from rjobs.results.tracking import TrackingResult, azure_tracking_uri, fixed_params
+from rjobs.results.tracking import TrackingResult, fixed_params
 from rjobs.results.tracking_record import log_sweep_if_changed
 from tasks.results import artifact_key
 
 MAX_EMBEDDED_PNG = 300_000
+MLFLOW_REGISTRY = "mlflow"
+"""Where models go when the backend has no registry of its own."""
 
 
 def sweep_records(sweep: Sweep) -> list[CellRecord]:
@@ -32,8 +35,8 @@ def sweep_records(sweep: Sweep) -> list[CellRecord]:
 @task(name="log-to-mlflow", cache_policy=NO_CACHE)
 def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResult:
     """Parent run + a child run per cell from the ledger; local sqlite store, or the workspace's MLflow on Azure."""
-    if tracking_uri is None and sweep.backend.name == "azureml":
-        tracking_uri = azure_tracking_uri(sweep.backend.ml_client)  # type: ignore[attr-defined]
+    if tracking_uri is None and isinstance(sweep.backend, HasWorkspaceTracking):
+        tracking_uri = sweep.backend.tracking_uri()
     result, logged = log_sweep_if_changed(
         sweep.ledger,
         sweep_records(sweep),
@@ -61,7 +64,7 @@ def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResu
 
 
 @task(name="plot-sweep", cache_policy=NO_CACHE)
-def plot_sweep(sweep: Sweep, select: str) -> Path:
+def plot_sweep(sweep: Sweep, select: Objective | str) -> Path:
     """results/<run>/<metric>_by_param.png for the chosen metric (grid order from summary.csv, so run it after)."""
     path = plot_metric_by_param(sweep.ledger, sweep_records(sweep), select)
     get_run_logger().info("plot: %s", path)
@@ -71,7 +74,7 @@ def plot_sweep(sweep: Sweep, select: str) -> Path:
 @task(name="select-and-register", cache_policy=NO_CACHE)
 def select_and_register(
     sweep: Sweep,
-    select: str,
+    select: Objective | str,
     register: str | None = None,
     model_path: str = DEFAULT_MODEL_PATH,
     tracking: TrackingResult | None = None,
@@ -83,12 +86,12 @@ def select_and_register(
     records = sweep_records(sweep)
     best = select_best(records, objective)
     assert best is not None
-    registered = None
+    registered, registry = None, MLFLOW_REGISTRY
     if register:
         tags = {"rjobs.objective": str(objective), f"metric.{objective.metric}": best.metrics[objective.metric]}
-        if sweep.backend.name == "azureml":
-            models = sweep.backend.ml_client.models  # type: ignore[attr-defined]
-            registered = register_azureml(models, register, sweep.ledger, best, model_path, tags)
+        if isinstance(sweep.backend, RegistersModels):
+            registered = register_in_backend(sweep.backend, register, sweep.ledger, best, model_path, tags)
+            registry = sweep.backend.name
         else:
             registered = register_local(
                 register,
@@ -103,7 +106,7 @@ def select_and_register(
         verb = "registered" if registered.created else "already registered as"
         logger.info("cell %s %s model %s version %s", best.cell, verb, registered.name, registered.version)
     create_markdown_artifact(
-        markdown=best_markdown(sweep.settings.run, str(objective), best, registered, tracking, plot),
+        markdown=best_markdown(sweep.settings.run, str(objective), best, registered, tracking, plot, registry),
         key=artifact_key(sweep.settings.run, "best"),
         description=f"Sweep {sweep.settings.run}: best cell by {objective}",
     )
@@ -111,7 +114,7 @@ def select_and_register(
     return selection_summary(best, registered)
 
 
-def selection_summary(best: CellRecord, registered: RegisteredModel | None) -> dict[str, Any]:
+def selection_summary(best: CellRecord, registered: RegisteredModelRef | None) -> dict[str, Any]:
     """What the flow returns about the choice, JSON-friendly."""
     summary: dict[str, Any] = {"cell": best.cell, "params": dict(best.params), "metrics": dict(best.metrics)}
     if registered is not None:
@@ -136,11 +139,13 @@ def best_markdown(
     run: str,
     select: str,
     best: CellRecord,
-    registered: RegisteredModel | None,
+    registered: RegisteredModelRef | None,
     tracking: TrackingResult | None,
     plot: Path | None,
+    registry: str = MLFLOW_REGISTRY,
 ) -> str:
-    """The best cell with its params and metrics, the registered model, the MLflow runs and the plot inline."""
+    """The best cell with its params and metrics, the registered model (in `registry`: the backend's own, or MLflow's),
+    the MLflow runs and the plot inline."""
     metric = parse_objective(select).metric
     lines = [
         f"# Best cell of `{run}` by `{select}`",
@@ -153,7 +158,7 @@ def best_markdown(
     if registered is not None:
         state = "new version" if registered.created else "existing version, unchanged"
         lines += [
-            f"Model: **`{registered.name}`** version **{registered.version}** ({state}) in {registered.registry}, "
+            f"Model: **`{registered.name}`** version **{registered.version}** ({state}) in {registry}, "
             f"from `{registered.source}`",
             "",
         ]

@@ -18,6 +18,25 @@ DEMO_FILES = ("job.yml", "grid.yml", "environment-job.yml")
 DEMO_DIRS = ("r_src", "data", "docker-context")
 
 
+TIER_FIXTURES = {"prefect_server": "prefect_server", "azurite": "azurite", "fake_workspace": "azure_fake"}
+SLOW_TIERS = ("r", "azurite", "prefect_server")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tiers as markers that select alone (-m r, -m azurite, ...): a test using a tier's fixture is in that tier,
+    every real-R, Azurite or Prefect-server test is slow, and an R test is skipped (not failed) without R."""
+    has_r = shutil.which("Rscript") is not None
+    for item in items:
+        for fixture, marker in TIER_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+        if any(item.get_closest_marker(tier) for tier in SLOW_TIERS):
+            item.add_marker("slow")
+        if item.get_closest_marker("r") and not has_r:
+            item.add_marker(pytest.mark.skip(reason="needs Rscript: make setup installs R"))
+
+
 @pytest.fixture
 def demo_project(tmp_path: Path) -> Path:
     """The demo project copied to tmp_path, so each test has its own results folder and files to break."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.train import EXIT_BAD_INPUT, main
+from flows.cli import EXIT_BAD_INPUT, main
 
 
 def _replace(name: str, old: str, new: str) -> Callable[[Path], None]:
@@ -70,7 +70,7 @@ MISSING_PACKAGES = pytest.param(
     [],
     ("notapkg123", "anotherpkg456", "install"),
     id="missing R packages",
-    marks=pytest.mark.slow,
+    marks=pytest.mark.r,
 )
 
 

@@ -17,7 +17,7 @@ from rjobs.inputs.grid import build_cells
 from rjobs.inputs.spec import load_job_spec
 from tests.reliability.support import OUTCOME_S, live_group_members, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.r
 
 
 def test_cancel_command_stops_orphaned_jobs_and_marks_cells(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -125,7 +125,7 @@ def code_copy(tmp_path: Path) -> Path:
     return Path(shutil.copytree(REPO / "r_src", tmp_path / "r_src"))
 
 
-@pytest.mark.slow
+@pytest.mark.r
 @pytest.mark.parametrize("model", ["lm", "ranger"])
 def test_train_r_writes_metrics_model_and_plot(code_copy: Path, model: str) -> None:
     result = _run_train(
@@ -145,7 +145,7 @@ def test_train_r_writes_metrics_model_and_plot(code_copy: Path, model: str) -> N
     assert width >= 400 and height >= 400
 
 
-@pytest.mark.slow
+@pytest.mark.r
 @pytest.mark.parametrize(
     ("args", "named_in_error"),
     [

@@ -1,4 +1,4 @@
-"""Tests for rjobs.environment.check: R package discovery, Dockerfile parsing and the local R check."""
+"""Tests for rjobs.environment: R package discovery, Dockerfile parsing and the local R check."""
 
 from __future__ import annotations
 
@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.environment import check as envcheck
-from rjobs.environment.check import (
-    check_environment,
-    dockerfile_packages,
-    find_rscript,
-    install_hint,
-    missing_r_packages,
-    r_packages_used,
-)
+from rjobs.environment import local_r
+from rjobs.environment.check import check_environment
+from rjobs.environment.dockerfile import dockerfile_packages
+from rjobs.environment.local_r import find_rscript, install_hint, missing_r_packages
+from rjobs.environment.rscan import package_usage, r_packages_used
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -86,6 +82,16 @@ def test_optional_files_are_left_out_on_request(tmp_path: Path) -> None:
     assert set(r_packages_used(tmp_path, include_optional=False)) == {"optparse"}
 
 
+def test_package_usage_gives_both_views_of_one_scan(tmp_path: Path) -> None:
+    (tmp_path / "train.R").write_text("library(optparse)\nmlflow::mlflow_log_metric('a', 1)\n")
+    (tmp_path / "extra.R").write_text("# envcheck: optional\nlibrary(mlflow)\n")
+    usage = package_usage(tmp_path)
+    assert usage.required == r_packages_used(tmp_path, include_optional=False)
+    assert usage.everything == r_packages_used(tmp_path)
+    assert usage.required == {"mlflow": ["train.R"], "optparse": ["train.R"]}
+    assert usage.everything == {"mlflow": ["extra.R", "train.R"], "optparse": ["train.R"]}
+
+
 DOCKERFILE_SNIPPETS = [
     ("FROM rocker/r-ver:4.4.1\n", set()),
     (
@@ -137,7 +143,7 @@ def _fake_rscript(tmp_path: Path, missing: list[str], exit_code: int = 0) -> tup
         "#!/bin/sh\n"
         f'printf "%s|" "$@" >> "{log}"; echo >> "{log}"\n'
         "echo 'noise from a site profile'\n"
-        f"printf '%s\\n' '{envcheck._RSCRIPT_MARKER}'\n"
+        f"printf '%s\\n' '{local_r._RSCRIPT_MARKER}'\n"
         f"printf '%s' '{answer}'\n"
         "echo 'oops' >&2\n"
         f"exit {exit_code}\n"

@@ -1,5 +1,6 @@
-"""The local R package check runs once per process for the same R, code and Dockerfile (the CLI checks before the
-flow's check-environment task does), and again as soon as any of them changes or a check failed."""
+"""A local backend asks R about packages once for the same R, code and Dockerfile (the CLI checks, then hands the
+same backend to the flow, whose check-environment task asks again), and again as soon as any of them changes or a
+check failed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rjobs.backends.local.backend import LocalBackend
 from rjobs.core.errors import InputError
 from rjobs.inputs.spec import load_job_spec
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.r
 
 
 @pytest.fixture
@@ -39,11 +40,12 @@ def project(root: Path, script: str) -> Path:
 
 def test_same_code_is_checked_once_and_changed_code_again(tmp_path: Path, checks: list[Path]) -> None:
     spec = load_job_spec(project(tmp_path, "library(stats)\n"))
-    LocalBackend().ensure_environment(spec)
-    LocalBackend().ensure_environment(spec)
+    backend = LocalBackend()
+    backend.ensure_environment(spec)
+    backend.ensure_environment(spec)
     assert len(checks) == 1
     (tmp_path / "src" / "main.R").write_text("library(stats)\nlibrary(utils)\n")
-    LocalBackend().ensure_environment(spec)
+    backend.ensure_environment(spec)
     assert len(checks) == 2
 
 
@@ -51,17 +53,19 @@ def test_a_dockerfile_change_checks_again(tmp_path: Path, checks: list[Path]) ->
     spec = load_job_spec(project(tmp_path, "library(stats)\n"))
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text("FROM rocker/r-ver:4.4.1\n")
-    LocalBackend(dockerfile=dockerfile).ensure_environment(spec)
-    LocalBackend(dockerfile=dockerfile).ensure_environment(spec)
+    backend = LocalBackend(dockerfile=dockerfile)
+    backend.ensure_environment(spec)
+    backend.ensure_environment(spec)
     dockerfile.write_text("FROM rocker/r-ver:4.4.1\nRUN install2.r jsonlite\n")
-    info = LocalBackend(dockerfile=dockerfile).ensure_environment(spec)
+    info = backend.ensure_environment(spec)
     assert len(checks) == 2
     assert any("jsonlite" in warning for warning in info.warnings)
 
 
 def test_a_failed_check_is_never_remembered(tmp_path: Path, checks: list[Path]) -> None:
     spec = load_job_spec(project(tmp_path, "library(notapackageatall)\n"))
+    backend = LocalBackend()
     for _ in range(2):
         with pytest.raises(InputError, match="notapackageatall"):
-            LocalBackend().ensure_environment(spec)
+            backend.ensure_environment(spec)
     assert len(checks) == 2

@@ -19,7 +19,7 @@ from rjobs.inputs.grid import build_cells
 from rjobs.inputs.spec import load_job_spec
 from tests.reliability.support import OUTCOME_S
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.r
 
 ECHO_R = """
 args <- commandArgs(trailingOnly = TRUE)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.train import main
+from flows.cli import main
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
+pytestmark = [pytest.mark.r, pytest.mark.usefixtures("prefect_server")]
 HEADER_START = ["cell", "status", "attempt", "job_name", "duration_s"]
 
 

@@ -1,48 +1,14 @@
-"""Deterministic names: the run from its content, each Azure job from run, cell and attempt."""
+"""Deterministic names: run names checked, each job named from run, cell and attempt, so names are idempotency keys."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-from collections.abc import Iterable
-from pathlib import Path
 
 from rjobs.core.errors import InputError
 
 RUN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,79}$")
-HASH_CHUNK = 1 << 20
-
-
-def hash_file(path: Path, digest: hashlib._Hash | None = None) -> str:
-    """Stream a file into a SHA-256 digest, so big data never sits in memory."""
-    digest = digest or hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def hash_tree(path: Path) -> str:
-    """Content hash of a file or a folder: relative names and bytes, in a stable order."""
-    digest = hashlib.sha256()
-    if path.is_file():
-        return hash_file(path, digest)
-    for root, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(files):
-            file_path = Path(root) / name
-            digest.update(file_path.relative_to(path).as_posix().encode() + b"\0")
-            hash_file(file_path, digest)
-    return digest.hexdigest()
-
-
-def content_hash(parts: Iterable[str], length: int = 8) -> str:
-    """Short hash of several content hashes or texts, joined unambiguously."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode("utf-8") + b"\0")
-    return digest.hexdigest()[:length]
+SOURCE_TAG = "rjobs.source"
+"""Model-version tag naming the job output a version was made from: registering it again finds that version."""
 
 
 def check_run_name(name: str) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rjobs.backends.base import Backend, JobHandle
+from rjobs.backends.base import Backend, JobHandle, ListsRunJobs
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import RunLedger
 
@@ -23,23 +22,14 @@ class CancelReport:
 
 
 def run_handles(ledger: RunLedger, backend: Backend) -> dict[str, JobHandle]:
-    """Every job the run may have: cell records, local job folders, and the backend's own listing if any."""
+    """Every job the run may have: the cell records, and what the backend itself can find of the run."""
     handles: dict[str, JobHandle] = {}
     for record in ledger.records():
         if record.handle:
             handle = JobHandle.from_json(record.handle)
             handles[handle.job_name] = handle
-    for handle_file in sorted(ledger.run_dir.glob("*/.jobs/*/handle.json")):
-        handle = JobHandle.from_json(json.loads(handle_file.read_text()))
-        handles.setdefault(handle.job_name, handle)
-    adopt = getattr(backend, "adopt", None)
-    if callable(adopt):  # local supervisors whose submitter died before writing their handle
-        for runner_file in sorted(ledger.run_dir.glob("*/.jobs/*/runner.json")):
-            if runner_file.parent.name not in handles and (adopted := adopt(runner_file.parent)) is not None:
-                handles[adopted.job_name] = adopted
-    listing = getattr(backend, "jobs_of_run", None)
-    if callable(listing):
-        for handle in listing(ledger.run):
+    if isinstance(backend, ListsRunJobs):  # jobs started by a process that died before recording them
+        for handle in backend.jobs_of_run(ledger.run, ledger.run_dir):
             handles.setdefault(handle.job_name, handle)
     return handles
 

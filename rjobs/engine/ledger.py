@@ -12,6 +12,7 @@ from typing import Any
 
 from rjobs.core.files import LOG_FILE, OUTPUTS_DIR, atomic_write_json, atomic_write_text
 from rjobs.core.states import JobState
+from rjobs.core.values import value_text
 
 STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.csv"
@@ -107,8 +108,8 @@ class RunLedger:
         for r in records:
             duration = "" if r.duration_s is None else f"{r.duration_s:.3f}"
             row = [r.cell, r.state, r.attempt, r.job_name, duration]
-            row += [_csv_value(r.params.get(k)) for k in grid_keys]
-            row += [_csv_value(r.metrics.get(m)) for m in metric_names]
+            row += [value_text(r.params.get(k)) for k in grid_keys]
+            row += [value_text(r.metrics.get(m)) for m in metric_names]
             row.append(" | ".join(r.error.strip().splitlines()[-3:]) if r.error else "")
             writer.writerow(row)
         atomic_write_text(self.summary_path, buffer.getvalue())
@@ -117,14 +118,6 @@ class RunLedger:
     def write_run(self, data: Mapping[str, Any]) -> Path:
         atomic_write_json(self.run_json_path, dict(data))
         return self.run_json_path
-
-
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def read_metrics(outputs_dir: Path) -> tuple[dict[str, float], str]:

@@ -9,12 +9,13 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from rjobs.backends.base import Backend, CellJob, EnvironmentInfo, JobHandle
 from rjobs.core.errors import JobTimedOutError, TransientBackendError
 from rjobs.core.files import tail_text
 from rjobs.core.naming import job_name
+from rjobs.core.retry import RetryPolicy
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord, RunLedger, read_metrics
 from rjobs.engine.monitor import JobMonitor
@@ -22,7 +23,6 @@ from rjobs.inputs.grid import Cell
 from rjobs.inputs.spec import InputSpec, JobSpec
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class Action(StrEnum):
@@ -61,8 +61,10 @@ class SweepSettings:
     """Held while a job is submitted and in flight: a cluster-wide limit shared with other sweeps plugs in here."""
 
 
-CONTROL_PLANE_ATTEMPTS = 8
 CANCEL_WAIT_S = 300.0
+CONTROL_PLANE_ATTEMPTS = 6
+"""Attempts per control-plane operation (submit, collect, cancel...) through transient errors; each attempt is one
+SDK call with azure-core's own HTTP retries inside it (rjobs.backends.azureml.workspace)."""
 
 
 class Sweep:
@@ -89,7 +91,13 @@ class Sweep:
         self.inputs: dict[str, InputSpec] = dict(spec.inputs)
         self._in_flight: dict[str, JobHandle] = {}
         self.results: dict[str, CellResult] = {}
-        self.transient_retries = 0
+        self.retry = RetryPolicy(
+            attempts=CONTROL_PLANE_ATTEMPTS,
+            base_s=monitor.interval,
+            cap_s=max(monitor.interval, monitor.max_interval),
+            sleep=monitor.sleep,
+            rng=monitor.rng,
+        )
         self._lock = threading.Lock()
         self.aborted = threading.Event()
 
@@ -116,7 +124,7 @@ class Sweep:
     def stage_data(self, uploaded: Mapping[str, str] | None = None) -> dict[str, InputSpec]:
         """Data inputs as jobs will see them, bound into every cell's job; remote backends read uploaded copies."""
         spec = self.spec
-        if uploaded and self.backend.name != "local":
+        if uploaded and self.backend.remote:
             inputs = {**spec.inputs, **{name: replace(spec.inputs[name], path=ref) for name, ref in uploaded.items()}}
             spec = replace(spec, inputs=inputs)
         self.inputs = self.backend.ensure_data(spec)
@@ -180,11 +188,11 @@ class Sweep:
         while True:
             job = self.cell_job(cell, attempt)
             with self.settings.job_slot():
-                handle = self._patiently(lambda job=job: self.backend.find(job))
+                handle = self.retry.call("find", lambda job=job: self.backend.find(job))
                 if handle is None:
                     if self.aborted.is_set():
                         return self._cancelled(record, submissions)
-                    handle = self._patiently(lambda job=job: self.backend.submit(job))
+                    handle = self.retry.call("submit", lambda job=job: self.backend.submit(job))
                     submissions += 1
                     self._record_submit(record, job, handle)
                 elif record.job_name != job.job_name:  # its submitter died before recording it: record it now, so
@@ -212,20 +220,6 @@ class Sweep:
     def _may_retry(self, record: CellRecord) -> bool:
         """Failures within the budget are retried; a timeout is not, it would only time out again."""
         return record.failures <= self.settings.retries and not record.error.startswith("timed out")
-
-    def _patiently(self, call: Callable[[], T]) -> T:
-        """Retry a control-plane call through 429/5xx with jittered backoff, honouring Retry-After, a bounded number
-        of times; the last error propagates and fails the cell, never the sweep."""
-        for attempt in range(1, CONTROL_PLANE_ATTEMPTS + 1):
-            try:
-                return call()
-            except TransientBackendError as exc:
-                if attempt == CONTROL_PLANE_ATTEMPTS:
-                    raise
-                self.transient_retries += 1
-                backoff = min(self.monitor.max_interval, self.monitor.interval * 2**attempt)
-                self.monitor.sleep(max(exc.retry_after or 0.0, backoff * self.monitor.rng.uniform(0.5, 1.0)))
-        raise AssertionError("unreachable")
 
     def _outcome(self, submissions: int) -> Outcome:
         return Outcome.SUBMITTED if submissions else Outcome.ATTACHED
@@ -258,7 +252,7 @@ class Sweep:
         record.state, record.url = status.state.value, status.url or record.url
         if status.state.failed:
             record.failures += 1
-            log_path = self._patiently(lambda: self.backend.logs(handle, self.ledger.cell_dir(record.cell)))
+            log_path = self.retry.call("logs", lambda: self.backend.logs(handle, self.ledger.cell_dir(record.cell)))
             tail = tail_text(log_path) if log_path else ""
             record.error = (tail or status.detail or status.state.value).strip()
         elif status.state == JobState.CANCELED:
@@ -281,7 +275,7 @@ class Sweep:
         self.ledger.save(record)
 
     def _collect(self, record: CellRecord, handle: JobHandle) -> None:
-        outputs = self._patiently(lambda: self.backend.collect(handle, self.ledger.cell_dir(record.cell)))
+        outputs = self.retry.call("collect", lambda: self.backend.collect(handle, self.ledger.cell_dir(record.cell)))
         record.metrics, record.metrics_error = read_metrics(outputs)
         if record.metrics_error:
             log.warning("cell %s: metrics ignored: %s", record.cell, record.metrics_error)
@@ -305,7 +299,7 @@ class Sweep:
         """Ask the job to stop, through transient errors; a cancel that still fails is logged with the command that
         finishes the job, never raised, so one stuck cancel spares no other job."""
         try:
-            self._patiently(lambda: self.backend.cancel(handle))
+            self.retry.call("cancel", lambda: self.backend.cancel(handle))
         except Exception as exc:
             log.error(
                 "could not cancel job %s (%s); run python -m flows.cancel --run %s",
@@ -344,7 +338,7 @@ class Sweep:
             "failed": sum(1 for s in states if s.failed),
             "cancelled": states.count(JobState.CANCELED),
             "status_calls": self.monitor.stats.status_calls,
-            "transient_retries": self.transient_retries + self.monitor.stats.transient_errors,
+            "transient_retries": self.retry.retries + self.monitor.stats.transient_errors,
         }
         summary.update(extra or {})
         self.ledger.write_run(summary)

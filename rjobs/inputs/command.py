@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Mapping
 
 from rjobs.core.errors import InputError
-from rjobs.inputs.spec import REFERENCE, JobSpec, Scalar
+from rjobs.inputs.spec import REFERENCE, JobSpec
 
 OPERATOR_CHARS = frozenset(";&|<>")
 
@@ -36,13 +36,6 @@ def unquoted_operators(command: str) -> list[str]:
             found.append(current)
             current = ""
     return found
-
-
-def format_value(value: Scalar) -> str:
-    """The text R receives for a literal: booleans as true/false, numbers as Python writes them."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def split_command(spec: JobSpec) -> list[str]:

@@ -12,12 +12,12 @@ import yaml
 from pydantic import BaseModel, Field
 
 from rjobs.core.errors import InputError
-from rjobs.core.naming import check_run_name, content_hash, hash_tree, slug
+from rjobs.core.hashing import content_hash, hash_tree
+from rjobs.core.naming import check_run_name, slug
 from rjobs.inputs.command import entry_script
 from rjobs.inputs.grid import DEFAULT_MAX_CELLS, Cell, build_cells, canonical_params
-from rjobs.inputs.result_options import check_result_options
+from rjobs.inputs.result_options import Objective, check_result_options, parse_objective
 from rjobs.inputs.spec import JobSpec, check_local_files, load_job_spec
-from rjobs.results.tracking import require_azureml_mlflow
 
 BACKENDS = ("local", "azureml")
 
@@ -84,6 +84,8 @@ class ResolvedSweep:
     cells: list[Cell]
     run: str
     environment_file: Path | None
+    objective: Objective | None = None
+    """--select parsed once, here."""
 
     @property
     def results_root(self) -> Path:
@@ -136,10 +138,11 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
             "give the account URL without its '?...' query and put the SAS token in AZURE_STORAGE_SAS_TOKEN",
         )
     check_result_options(options.select, options.register_model, options.model_path, "--register-model")
-    if options.backend == "azureml" and not options.no_mlflow and options.tracking_uri is None:
-        require_azureml_mlflow()
     run = check_run_name(options.run_name) if options.run_name else derive_run_name(spec, cells, environment_file)
-    return ResolvedSweep(options=options, spec=spec, cells=cells, run=run, environment_file=environment_file)
+    objective = parse_objective(options.select) if options.select else None
+    return ResolvedSweep(
+        options=options, spec=spec, cells=cells, run=run, environment_file=environment_file, objective=objective
+    )
 
 
 def dockerfile_path(environment_file: Path | None) -> Path | None:

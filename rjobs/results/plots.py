@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rjobs.core.states import JobState
+from rjobs.core.values import value_text
 from rjobs.engine.ledger import CellRecord, RunLedger
 from rjobs.inputs.result_options import Objective, parse_objective
 from rjobs.results.selection import eligible, select_best
@@ -51,18 +52,9 @@ def grid_order(ledger: RunLedger, records: Sequence[CellRecord]) -> dict[str, li
         keys = list(seen)
     order: dict[str, list[str]] = {}
     for key in keys:
-        values = [row.get(f"param.{key}", "") for row in rows] + [_text(r.params.get(key)) for r in records]
+        values = [row.get(f"param.{key}", "") for row in rows] + [value_text(r.params.get(key)) for r in records]
         order[key] = list(dict.fromkeys(values))
     return order
-
-
-def _text(value: Any) -> str:
-    """A param value as summary.csv writes it, so values from either source compare equal."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _is_number(value: Any) -> bool:
@@ -71,7 +63,7 @@ def _is_number(value: Any) -> bool:
 
 def _label(value: Any) -> str:
     """A category as tick text: long '+'-joined feature lists wrap at '+' instead of running into each other."""
-    text = _text(value) or "(unset)"
+    text = value_text(value) or "(unset)"
     if len(text) <= LABEL_WIDTH:
         return text
     lines = textwrap.wrap(text.replace("+", "+ "), LABEL_WIDTH, break_on_hyphens=False)

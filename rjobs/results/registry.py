@@ -1,4 +1,5 @@
-"""Register the chosen cell's model: MLflow's registry locally, an Azure ML model from the job's output on Azure.
+"""Register the chosen cell's model: MLflow's registry locally, the backend's own registry where it has one (an Azure
+ML model from the job's output, see RegistersModels).
 
 Registering the same file of the same cell again finds the version made before (tag rjobs.source) instead of
 adding one, so a re-run of the flow or of `python -m flows.results --register` is safe.
@@ -7,38 +8,20 @@ adding one, so a re-run of the flow or of `python -m flows.results --register` i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from rjobs.backends.base import RegisteredModelRef, RegistersModels
 from rjobs.core.errors import InputError
 from rjobs.core.files import OUTPUTS_DIR
+from rjobs.core.naming import SOURCE_TAG
 from rjobs.engine.ledger import CellRecord, RunLedger
 from rjobs.inputs.result_options import DEFAULT_MODEL_PATH, check_model_name, check_model_path
-from rjobs.results.tracking import (
-    ARTIFACT_PATH,
-    check_filter_value,
-    find_cell_run,
-    local_tracking_uri,
-    log_sweep,
-    make_client,
-)
+from rjobs.results.mlflow_runs import check_filter_value, find_cell_run
+from rjobs.results.tracking import ARTIFACT_PATH, local_tracking_uri, log_sweep, make_client
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-
-SOURCE_TAG = "rjobs.source"
-
-
-@dataclass(frozen=True)
-class RegisteredModel:
-    """A model version we made or found: enough to print, tag and link to it."""
-
-    name: str
-    version: str
-    source: str
-    created: bool
-    registry: str
 
 
 def source_key(run: str, cell: str, model_path: str) -> str:
@@ -74,7 +57,7 @@ def register_mlflow(
     child_run_id: str,
     model_path: str = DEFAULT_MODEL_PATH,
     extra_tags: Mapping[str, Any] | None = None,
-) -> RegisteredModel:
+) -> RegisteredModelRef:
     """A version of `name` from the child run's artifact runs:/<child>/outputs/..., unless one exists already."""
     from mlflow.exceptions import MlflowException
 
@@ -84,7 +67,7 @@ def register_mlflow(
     found = client.search_model_versions(f"name = '{name}' and tags.`{SOURCE_TAG}` = '{key}'")
     if found:
         first = min(found, key=lambda v: int(v.version))
-        return RegisteredModel(name, str(first.version), first.source, False, "mlflow")
+        return RegisteredModelRef(name, str(first.version), first.source, False)
     try:
         client.create_registered_model(name, description="Registered by r-azure-ml from a sweep's best cell")
     except MlflowException as exc:
@@ -94,7 +77,7 @@ def register_mlflow(
     source = f"runs:/{child_run_id}/{ARTIFACT_PATH}/{artifact}"
     tags = model_tags(ledger.run, record, model_path, extra_tags)
     version = client.create_model_version(name, source, run_id=child_run_id, tags=tags, await_creation_for=0)
-    return RegisteredModel(name, str(version.version), source, True, "mlflow")
+    return RegisteredModelRef(name, str(version.version), source, True)
 
 
 def register_local(
@@ -107,7 +90,7 @@ def register_local(
     model_path: str = DEFAULT_MODEL_PATH,
     tracking_uri: str | None = None,
     extra_tags: Mapping[str, Any] | None = None,
-) -> RegisteredModel:
+) -> RegisteredModelRef:
     """Register from the cell's child run in the local store, logging the sweep first if it never was."""
     name, model_path = check_model_name(name), check_model_path(model_path)
     _check_local_file(ledger, record, model_path)
@@ -122,46 +105,21 @@ def register_local(
     return register_mlflow(client, name, ledger, record, run_id, model_path, extra_tags)
 
 
-def azure_output_uri(job_name: str, model_path: str) -> str:
-    """The file in the job's default artifacts output, as Azure ML addresses it for a model path."""
-    return f"azureml://jobs/{job_name}/outputs/artifacts/paths/{model_path}"
-
-
-def register_azureml(
-    models: Any,
+def register_in_backend(
+    backend: RegistersModels,
     name: str,
     ledger: RunLedger,
     record: CellRecord,
     model_path: str = DEFAULT_MODEL_PATH,
     extra_tags: Mapping[str, Any] | None = None,
-) -> RegisteredModel:
-    """An Azure ML custom_model version pointing at the cell's job output (ml_client.models), unless one exists."""
-    from azure.ai.ml.constants import AssetTypes
-    from azure.ai.ml.entities import Model
-    from azure.core.exceptions import ResourceNotFoundError
-
+) -> RegisteredModelRef:
+    """A version in the backend's own registry (an Azure ML model from the cell's job output), unless one exists: the
+    checks and tags are the sweep's, the versioning is the backend's."""
     name, model_path = check_model_name(name), check_model_path(model_path)
     if not record.job_name:
         raise InputError(ledger.cell_dir(record.cell), "job_name", "is empty", "re-run the sweep so the cell has a job")
     if ledger.outputs_dir(record.cell).is_dir():
         _check_local_file(ledger, record, model_path)
-    key = source_key(ledger.run, record.cell, model_path)
-    try:
-        existing = list(models.list(name=name))
-    except ResourceNotFoundError:
-        existing = []
-    for model in existing:
-        if (model.tags or {}).get(SOURCE_TAG) == key:
-            return RegisteredModel(name, str(model.version), str(model.path), False, "azureml")
-    numbers = [int(m.version) for m in existing if str(m.version).isdigit()]
-    path = azure_output_uri(record.job_name, model_path)
-    model = Model(
-        name=name,
-        version=str(max(numbers, default=0) + 1),
-        path=path,
-        type=AssetTypes.CUSTOM_MODEL,
-        description=f"Best cell {record.cell} of sweep {ledger.run} (r-azure-ml)",
-        tags=model_tags(ledger.run, record, model_path, extra_tags),
-    )
-    made = models.create_or_update(model)
-    return RegisteredModel(name, str(made.version), path, True, "azureml")
+    tags = model_tags(ledger.run, record, model_path, extra_tags)
+    description = f"Best cell {record.cell} of sweep {ledger.run} (r-azure-ml)"
+    return backend.register_model(name, record.job_name, model_path, tags, description)

@@ -17,10 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 from rjobs.core.errors import InputError
 from rjobs.core.files import iter_outputs
-from rjobs.core.naming import hash_tree, slug
+from rjobs.core.hashing import hash_tree
+from rjobs.core.naming import slug
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord, RunLedger
 from rjobs.inputs.spec import JobSpec
+from rjobs.results.mlflow_runs import (
+    CELL_TAG,
+    KIND_TAG,
+    PARENT_TAG,
+    RUN_TAG,
+    check_filter_value,
+    find_children,
+    find_parent,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -30,13 +40,10 @@ log = logging.getLogger(__name__)
 
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
-RUN_TAG, CELL_TAG, KIND_TAG = "rjobs.run", "rjobs.cell", "rjobs.kind"
 OUTPUTS_HASH_TAG = "rjobs.outputs_sha256"
-PARENT_TAG = "mlflow.parentRunId"
 ARTIFACT_PATH = "outputs"
 MAX_PARAM_LENGTH, MAX_TAG_LENGTH, BATCH = 6000, 8000, 100
 AZURE_EXTRA_FIX = "install the optional extra (uv sync --extra azureml-mlflow), or pass --tracking-uri or --no-mlflow"
-SAFE_VALUE = "a value without quotes: letters, digits, '_', '-', '.' and '/'"
 
 
 @dataclass
@@ -67,12 +74,6 @@ def require_azureml_mlflow() -> None:
         ) from None
 
 
-def azure_tracking_uri(ml_client: Any) -> str:
-    """The workspace's MLflow URI (needs azureml-mlflow at run time)."""
-    require_azureml_mlflow()
-    return ml_client.workspaces.get(ml_client.workspace_name).mlflow_tracking_uri
-
-
 def make_client(tracking_uri: str) -> MlflowClient:
     """A client bound to one store for tracking and registry, never to MLflow's process-global URI."""
     from mlflow import MlflowClient
@@ -85,24 +86,17 @@ def make_client(tracking_uri: str) -> MlflowClient:
 
 def fixed_params(spec: JobSpec, grid_keys: Sequence[str]) -> dict[str, str]:
     """The job inputs no cell overrides: literals as R sees them, data inputs by path."""
-    from rjobs.inputs.command import format_value
+    from rjobs.core.values import value_text
 
     params = {}
     for name, spec_input in spec.inputs.items():
         if name in grid_keys:
             continue
         if spec_input.is_literal and spec_input.value is not None:
-            params[name] = format_value(spec_input.value)
+            params[name] = value_text(spec_input.value)
         elif spec_input.path is not None:
             params[name] = spec_input.path
     return params
-
-
-def check_filter_value(what: str, value: str) -> str:
-    """Values go into MLflow filter strings in quotes, so refuse the characters that would break them."""
-    if not value or any(ch in value for ch in "'\"`\\\n"):
-        raise InputError(None, what, f"{value!r} cannot be searched for in MLflow", f"use {SAFE_VALUE}")
-    return value
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
@@ -121,61 +115,6 @@ def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | Non
     if experiment.lifecycle_stage == "deleted":
         client.restore_experiment(experiment.experiment_id)
     return experiment.experiment_id
-
-
-def all_experiment_ids(client: MlflowClient) -> list[str]:
-    """Every active experiment of the store, page by page."""
-    ids: list[str] = []
-    token = None
-    while True:
-        page = client.search_experiments(max_results=1000, page_token=token)
-        ids += [e.experiment_id for e in page]
-        token = page.token
-        if not token:
-            return ids
-
-
-def find_parent(client: MlflowClient, run: str, experiment_ids: Sequence[str] | None = None) -> Run | None:
-    """The sweep's parent run by tag (the oldest, if a race ever made two), in the given or every experiment."""
-    check_filter_value("run name", run)
-    if experiment_ids is None:
-        experiment_ids = all_experiment_ids(client)
-    if not experiment_ids:
-        return None
-    found = client.search_runs(
-        list(experiment_ids),
-        f"tags.`{RUN_TAG}` = '{run}' and tags.`{KIND_TAG}` = 'sweep'",
-        order_by=["attributes.start_time ASC"],
-        max_results=10,
-    )
-    return found[0] if found else None
-
-
-def find_children(client: MlflowClient, experiment_id: str, parent_run_id: str) -> dict[str, Run]:
-    """The parent's child runs keyed by their rjobs.cell tag (oldest wins on a duplicate)."""
-    children: dict[str, Run] = {}
-    token = None
-    while True:
-        page = client.search_runs(
-            [experiment_id],
-            f"tags.`{PARENT_TAG}` = '{parent_run_id}' and tags.`{KIND_TAG}` = 'cell'",
-            order_by=["attributes.start_time ASC"],
-            max_results=1000,
-            page_token=token,
-        )
-        for child in page:
-            children.setdefault(child.data.tags.get(CELL_TAG, ""), child)
-        token = page.token
-        if not token:
-            return children
-
-
-def find_cell_run(client: MlflowClient, run: str, cell: str) -> Run | None:
-    """A cell's child run, for registering its model; None when the sweep was never logged here."""
-    parent = find_parent(client, run)
-    if parent is None:
-        return None
-    return find_children(client, parent.info.experiment_id, parent.info.run_id).get(check_filter_value("cell", cell))
 
 
 def mlflow_key(name: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.backends.azureml.backend import relocate, safe_target
+from rjobs.backends.azureml.collect import relocate, safe_target
 from rjobs.core.states import JobState
 from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient, FakeSymlink, JobScript
 
@@ -43,7 +43,7 @@ def tree(root: Path) -> set[str]:
 def test_collect_moves_outputs_and_log(fake, clock, prepared, spec, cell_job, tmp_path: Path, caplog) -> None:
     backend, job, handle = finished(fake, clock, prepared, spec, cell_job, JobScript(artifacts=HOSTILE))
     outside = tree(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="rjobs.backends.azureml.backend"):
+    with caplog.at_level(logging.WARNING, logger="rjobs.backends.azureml.collect"):
         outputs = backend.collect(handle, job.cell_dir)
 
     assert outputs == job.cell_dir / "outputs"

@@ -25,8 +25,8 @@ def test_emitted_yaml_loads_and_matches_the_submitted_job(fake: FakeMLClient, pr
     job = cell_job(spec, VALUES, data=data)
     backend.submit(job)
     submitted = fake.jobs.get(job.job_name)
-    code = backend._code[spec.code]
-    path = emit_job_yaml(job, backend._environment, code, tmp_path / "emit" / f"{job.cell_id}.yml")
+    code = backend.code_id(spec)
+    path = emit_job_yaml(job, backend.environment, code, tmp_path / "emit" / f"{job.cell_id}.yml")
 
     assert yaml.safe_load(path.read_text())["$schema"].endswith("commandJob.schema.json")
     loaded = load_job(path)
@@ -48,7 +48,7 @@ def test_emitted_yaml_with_local_code_and_data_is_relative_and_submittable(fake,
     """Without ensure_data/ensure_code, `az ml job create -f` uploads code and data from paths relative to the file."""
     backend, _ = prepared
     job = cell_job(spec, {"seed": 3})
-    path = emit_job_yaml(job, backend._environment, None, tmp_path / "emit" / "cell.yml")
+    path = emit_job_yaml(job, backend.environment, None, tmp_path / "emit" / "cell.yml")
     raw = yaml.safe_load(path.read_text())
     assert not Path(raw["code"]).is_absolute() and not Path(raw["inputs"]["data"]["path"]).is_absolute()
 

@@ -74,7 +74,7 @@ def test_a_running_smoke_job_is_attached(fake: FakeMLClient, clock: FakeClock, m
         first.ensure_environment(spec)
     (name,) = smoke_jobs(fake)
     assert fake.names("jobs.begin_cancel") == [name]
-    assert all(s <= first.max_poll_interval for s in clock.slept)
+    assert all(s <= first.smoke.max_poll_interval for s in clock.slept)
 
 
 def test_transient_errors_while_waiting_are_ridden_out(fake: FakeMLClient, clock: FakeClock, make_backend, spec):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from azure.ai.ml.exceptions import ValidationException
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from rjobs.backends.azureml.backend import AzureMLBackend
+from rjobs.core.retry import RetryPolicy
 from rjobs.core.states import JobState
 from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient, JobScript
 from tests.azureml.conftest import PACKAGES
@@ -36,7 +38,7 @@ def chaotic_sweep(tmp_path: Path, seed: int, spec, cell_job, project: Path) -> t
         sleep=clock.sleep,
         r_packages=lambda _code: PACKAGES,
         poll_interval=5.0,
-        submit_retries=8,
+        retry=RetryPolicy(sleep=clock.sleep, rng=random.Random(seed)),
     )
     data = {k: v for k, v in backend.ensure_data(spec).items() if not v.is_literal}
     backend.ensure_environment(spec)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.train import main
+from flows.cli import main
 from rjobs.testing.fake_mlclient import FakeMLClient
 
 pytestmark = [

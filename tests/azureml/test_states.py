@@ -7,7 +7,7 @@ from azure.ai.ml._restclient.arm_ml_service.models import JobStatus as RestJobSt
 from azure.ai.ml.operations._run_history_constants import JobStatus as RunHistoryStatus
 from azure.ai.ml.operations._run_history_constants import RunHistoryConstants
 
-from rjobs.backends.azureml.backend import service_state
+from rjobs.backends.azureml.status import service_state
 from rjobs.core.states import FAILED, TERMINAL, JobState
 from rjobs.testing.fake_mlclient import FakeMLClient, JobScript
 

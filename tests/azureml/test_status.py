@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from rjobs.backends.azureml.backend import retry_after_seconds, transient_error
-from rjobs.backends.base import JobHandle
+from rjobs.backends.azureml.calls import retry_after_seconds, transient_error
+from rjobs.backends.base import JobHandle, ListsRunJobs
 from rjobs.core.errors import TransientBackendError
 from rjobs.core.states import JobState
 from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient, JobScript, http_error
@@ -151,9 +151,11 @@ def test_cancel_does_not_wait(fake: FakeMLClient, clock: FakeClock, prepared, sp
     assert fake.names("jobs.begin_cancel") == [handle.job_name, handle.job_name, "gone-c000"]
 
 
-def test_jobs_of_run_lists_every_job_of_the_run_and_only_those(prepared, spec, cell_job) -> None:
+def test_jobs_of_run_lists_every_job_of_the_run_and_only_those(prepared, spec, cell_job, tmp_path) -> None:
     backend, data = prepared
+    assert isinstance(backend, ListsRunJobs)
     ours = submit_cells(backend, spec, cell_job, data, 3, run="one")
     submit_cells(backend, spec, cell_job, data, 2, run="two")
-    assert {h.job_name for h in backend.jobs_of_run("one")} == {h.job_name for h in ours}
-    assert all(h.data["run"] == "one" for h in backend.jobs_of_run("one"))
+    run_dir = tmp_path / "results" / "one"
+    assert {h.job_name for h in backend.jobs_of_run("one", run_dir)} == {h.job_name for h in ours}
+    assert all(h.data["run"] == "one" for h in backend.jobs_of_run("one", run_dir))

@@ -10,7 +10,9 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from rjobs.backends.azureml.backend import AzureMLBackend
 from rjobs.core.errors import InputError, TransientBackendError
-from rjobs.inputs.command import format_value, render_argv
+from rjobs.core.retry import RetryPolicy
+from rjobs.core.values import value_text
+from rjobs.inputs.command import render_argv
 from rjobs.inputs.spec import REFERENCE, load_job_spec
 from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient
 
@@ -45,7 +47,7 @@ def test_submit_builds_a_job_the_sdk_serialises(fake: FakeMLClient, prepared, sp
     assert rest["experimentName"] == "penguins"
     assert rest["displayName"] == f"penguins sweep {job.cell_id}"
     assert rest["environmentId"].startswith("azureml:r-env:")
-    assert rest["codeId"].endswith(f"/codes/penguins-r_src/versions/{backend._code[spec.code].rsplit('/', 1)[-1]}")
+    assert rest["codeId"].endswith(f"/codes/penguins-r_src/versions/{str(backend.code_id(spec)).rsplit('/', 1)[-1]}")
     assert rest["environmentVariables"] == {"TZ": "UTC"}
     assert rest["properties"]["rjobs_run"] == "run1"
     assert rest["tags"] == {
@@ -75,7 +77,7 @@ def test_both_backends_run_the_same_argv(fake: FakeMLClient, prepared, spec, cel
     local_path = str(spec.local_path(spec.inputs["data"]))
 
     azure_argv = [REFERENCE.sub(lambda m: {"data": local_path}[m.group(2)], t) for t in shlex.split(command)]
-    literals = {n: format_value(i.value) for n, i in job.inputs.items() if i.is_literal and i.value is not None}
+    literals = {n: value_text(i.value) for n, i in job.inputs.items() if i.is_literal and i.value is not None}
     assert azure_argv == render_argv(spec, {**literals, "data": local_path})
     assert fake.job_record(job.job_name)["rest"]["properties"]["inputs"]["features"]["value"] == value
 
@@ -116,32 +118,45 @@ def test_submitting_the_same_name_again_attaches(fake: FakeMLClient, prepared, m
 
 
 def test_a_lost_response_is_retried_and_attaches(fake: FakeMLClient, clock: FakeClock, prepared, spec, cell_job):
-    """The service created the job but the reply was lost: the retry meets 'exists' and attaches."""
+    """The service created the job but the reply was lost: the engine's retry meets 'exists' and attaches."""
     backend, data = prepared
     fake.inject("jobs.create_or_update", "lost_response")
     job = cell_job(spec, {"seed": 5}, data=data)
-    handle = backend.submit(job)
+    handle = RetryPolicy(sleep=clock.sleep).call("submit", lambda: backend.submit(job))
     assert handle.job_name == job.job_name
     assert fake.names("jobs.create_or_update") == [job.job_name, job.job_name]
     assert fake.names("jobs.get")[-1] == job.job_name
     assert clock.slept and len(fake._jobs) == 1
 
 
-def test_submit_honours_retry_after_then_gives_up(fake: FakeMLClient, clock: FakeClock, prepared, spec, cell_job):
+def test_submit_itself_does_not_retry(fake: FakeMLClient, clock: FakeClock, prepared, spec, cell_job) -> None:
+    """One retry layer: the SDK retries HTTP, the engine retries operations; submit makes one create and raises."""
     backend, data = prepared
+    fake.inject("jobs.create_or_update", "503", times=1)
+    with pytest.raises(TransientBackendError):
+        backend.submit(cell_job(spec, {"seed": 6}, data=data))
+    assert fake.count("jobs.create_or_update") == 1
+    assert fake.count("jobs.get") == 0 and clock.slept == []
+
+
+def test_the_engine_retry_honours_retry_after_then_gives_up(
+    fake: FakeMLClient, clock: FakeClock, prepared, spec, cell_job
+) -> None:
+    backend, data = prepared
+    engine = RetryPolicy(sleep=clock.sleep)
     fake.inject("jobs.create_or_update", "429", times=1, retry_after=11)
-    backend.submit(cell_job(spec, {"seed": 6}, data=data))
+    engine.call("submit", lambda: backend.submit(cell_job(spec, {"seed": 6}, data=data)))
     assert clock.slept[-1] == 11
 
     fake.inject("jobs.create_or_update", "503", times=10)
     with pytest.raises(TransientBackendError):
-        backend.submit(cell_job(spec, {"seed": 7}, data=data))
-    assert fake.count("jobs.create_or_update") == 2 + backend.submit_retries + 1
+        engine.call("submit", lambda: backend.submit(cell_job(spec, {"seed": 7}, data=data)))
+    assert fake.count("jobs.create_or_update") == 2 + engine.attempts
 
 
 def test_a_job_the_service_rejects_fails_submit(fake: FakeMLClient, prepared, spec, cell_job) -> None:
     backend, data = prepared
-    backend._environment = "azureml:no-such-env:1"
+    backend.environment = "azureml:no-such-env:1"
     with pytest.raises(ResourceNotFoundError, match="no-such-env"):
         backend.submit(cell_job(spec, {"seed": 8}, data=data))
     assert not [n for n in fake._jobs if n.startswith("run1-")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rjobs.backends.azureml.workspace import find_config, make_ml_client, workspace_settings
+from rjobs.backends.azureml.workspace import HTTP_RETRIES, find_config, make_ml_client, workspace_settings
 from rjobs.core.errors import InputError
 
 pytestmark = pytest.mark.azure_fake
@@ -83,3 +83,21 @@ def test_importing_the_backend_does_not_import_the_sdk() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_http_retries_are_the_sdks_and_bounded(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """azure-core's retry policy in every service client the MLClient builds carries our bound, not its default 10."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    from_env = make_ml_client(credential=Credential())
+    (clean / "config.json").write_text(json.dumps(CONFIG))
+    from_config = make_ml_client(credential=Credential())
+    for client in (from_env, from_config):
+        policies = [
+            getattr(getattr(getattr(client, attribute), "_config", None), "retry_policy", None)
+            for attribute in dir(client)
+            if attribute.startswith("_service_client")
+        ]
+        assert policies and all(policy is not None for policy in policies)
+        assert {policy.total_retries for policy in policies} == {HTTP_RETRIES} == {3}
+        assert {(policy.backoff_factor, policy.backoff_max) for policy in policies} == {(1.0, 30)}

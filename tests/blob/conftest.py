@@ -15,7 +15,7 @@ import pytest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, LinearRetry
 
-from rjobs.storage.blob_upload import make_service_client
+from rjobs.storage.clients import make_service_client
 from rjobs.testing.azurite import AZURITE_BIN, INSTALL_HINT, in_ci, start_azurite, stop_azurite
 
 

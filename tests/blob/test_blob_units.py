@@ -19,23 +19,12 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobServiceClient
 
-from rjobs.storage.blob_upload import (
-    RedactingFilter,
-    UploadError,
-    _block_id,
-    _run_bounded,
-    _Uploader,
-    build_reference,
-    install_log_redaction,
-    is_transient,
-    make_service_client,
-    md5_of_file,
-    md5_of_stream,
-    normalize_prefix,
-    public_url,
-    redact,
-    upload,
-)
+from rjobs.storage.clients import make_service_client
+from rjobs.storage.errors import UploadError, is_transient, upload_error
+from rjobs.storage.local_files import md5_of_file, md5_of_stream
+from rjobs.storage.locations import build_reference, normalize_prefix, public_url
+from rjobs.storage.redaction import RedactingFilter, install_log_redaction, redact
+from rjobs.storage.upload import _block_id, _run_bounded, upload
 from tasks.data import MilestoneProgress
 
 KEY = "c2VjcmV0LWtleS1ub3QtcmVhbC0xMjM0NTY3ODkwYWJjZGVmZ2hpams="
@@ -214,8 +203,7 @@ class _FakeTokenCredential:
     ],
 )
 def test_auth_error_is_one_line_naming_account_container_and_fix(client: BlobServiceClient, fix: str) -> None:
-    uploader = _Uploader(client, "data", 1024, 1, 1, None, lambda _: None)
-    error = uploader.as_upload_error(_http_error(403, "AuthorizationFailure"))
+    error = upload_error(_http_error(403, "AuthorizationFailure"), client, "data")
     message = str(error)
     assert "\n" not in message
     assert "'acct'" in message and "'data'" in message and fix in message
@@ -225,10 +213,10 @@ def test_auth_error_is_one_line_naming_account_container_and_fix(client: BlobSer
 
 
 def test_other_errors_are_one_redacted_line() -> None:
-    uploader = _Uploader(BlobServiceClient.from_connection_string(CONN), "data", 1024, 1, 1, None, lambda _: None)
-    unreachable = str(uploader.as_upload_error(ServiceRequestError("Name or service not known\nmore")))
+    client = BlobServiceClient.from_connection_string(CONN)
+    unreachable = str(upload_error(ServiceRequestError("Name or service not known\nmore"), client, "data"))
     assert "cannot reach" in unreachable and "\n" not in unreachable
-    failed = str(uploader.as_upload_error(_http_error(500, "InternalError")))
+    failed = str(upload_error(_http_error(500, "InternalError"), client, "data"))
     assert "re-run" in failed and "SECRETSIG" not in failed and "\n" not in failed
 
 

@@ -23,8 +23,9 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
-from rjobs.storage import blob_upload
-from rjobs.storage.blob_upload import MiB, UploadError, upload
+from rjobs.storage import local_files
+from rjobs.storage.errors import UploadError
+from rjobs.storage.upload import MiB, upload
 from rjobs.testing.azurite import ACCOUNT_KEY, ACCOUNT_NAME
 from tasks import data as task_module
 from tests.blob.conftest import Call, RecordingTransport
@@ -97,8 +98,8 @@ def test_only_files_with_a_same_size_stored_twin_are_hashed_before_sending(
 ) -> None:
     _tree(tmp_path, {"a.csv": b"1", "b.bin": os.urandom(3 * MiB), "c.csv": b"33"})
     hashed: list[str] = []
-    real = blob_upload.md5_of_file
-    monkeypatch.setattr(blob_upload, "md5_of_file", lambda path: hashed.append(path.name) or real(path))
+    real = local_files.md5_of_file
+    monkeypatch.setattr(local_files, "md5_of_file", lambda path: hashed.append(path.name) or real(path))
     client, _ = make_client()
     upload(client, tmp_path, container, "", block_size=MiB)
     assert hashed == []

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from flows.train import main
-from rjobs.storage.blob_upload import CONNECTION_STRING_ENV
+from flows.cli import main
+from rjobs.storage.clients import CONNECTION_STRING_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 

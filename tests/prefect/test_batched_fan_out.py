@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from flows import train as train_module
+from flows import train_flow as train_module
 from rjobs.inputs.options import SweepOptions
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
+pytestmark = [pytest.mark.r, pytest.mark.usefixtures("prefect_server")]
 
 R_SCRIPT = """
 args <- commandArgs(trailingOnly = TRUE)
@@ -55,7 +55,12 @@ def test_large_sweep_runs_in_batches(
         no_mlflow=True,
     )
     state = train_module.train(options, return_state=True)
-    assert state.is_completed()  # as with a task run per cell: failed cells fail their task runs, not the flow
+    # the results are written, then the flow run ends Failed naming the cell, so alerts on failed runs fire
+    from rjobs.inputs.grid import cell_id
+
+    assert state.is_failed()
+    assert state.message.startswith(f"1 of 9 cell(s) did not complete: {cell_id({'seed': 5})} (see ")
+    assert state.result(raise_on_failure=False)["failed"] == 1
 
     with get_client(sync_client=True) as client:
         flow_run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
@@ -113,4 +118,4 @@ def test_a_cell_that_raises_fails_its_batch_after_the_others_end(tmp_path: Path)
     failed, message = batch()
     assert failed
     assert sorted(ended) == ["a", "c"]
-    assert "1 of 3 cell(s) did not complete; the first: backend refused the job" in message
+    assert "1 of 3 cell(s) did not complete; the first: RuntimeError: backend refused the job" in message

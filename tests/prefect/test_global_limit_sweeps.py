@@ -19,7 +19,7 @@ from rjobs.inputs.grid import build_cells
 from rjobs.inputs.spec import load_job_spec
 from tasks.limits import ensure_limit, job_slot
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
+pytestmark = [pytest.mark.r, pytest.mark.usefixtures("prefect_server")]
 
 
 class CountingBackend(LocalBackend):

@@ -16,7 +16,7 @@ from prefect.concurrency.sync import concurrency
 
 from tasks.limits import ensure_limit, job_slot
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.prefect_server
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -3,18 +3,17 @@ by the R processes' own start/end marks and by a watcher sampling /proc."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from flows.train import main
+from flows.cli import main
 from tests.reliability.support import JobProcessWatcher, max_overlap, read_launches, read_summary, write_project
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.usefixtures("prefect_server"),
-    pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript"),
+    pytest.mark.r,
 ]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from tests.reliability.support import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-needs_r = pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript")
+needs_r = pytest.mark.r
 
 
 @dataclass

@@ -20,10 +20,9 @@ from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.sweep import Sweep, SweepSettings
 from rjobs.inputs.grid import cell_id
 from rjobs.testing.fake_mlclient import FakeClock
+from rjobs.testing.keyed_faults import duplicate_creates, keyed_client_class
 from tests.reliability.support import (
-    duplicate_creates,
     job_intervals,
-    keyed_client_class,
     load_sweep,
     max_overlap,
     read_summary,

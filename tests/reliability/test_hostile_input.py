@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import uuid
 from pathlib import Path
 
 import pytest
 
-from flows.train import EXIT_BAD_INPUT, main
+from flows.cli import EXIT_BAD_INPUT, main
 from rjobs.core.states import JobState
 from rjobs.inputs.grid import DEFAULT_MAX_CELLS, cell_id
 from rjobs.inputs.options import SweepOptions, resolve
 from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient, FakeSymlink, JobScript
 from tests.reliability.support import engine_sweep, write_project
 
-needs_r = pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript")
+needs_r = pytest.mark.r
 
 ECHO_R = """
 args <- commandArgs(trailingOnly = TRUE)

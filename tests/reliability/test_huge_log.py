@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +40,7 @@ BACKENDS = [  # (driver arguments, peak RSS limit: the driver's own size plus fa
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript")
+@pytest.mark.r
 @pytest.mark.parametrize(("backend", "limit_mib"), BACKENDS)
 def test_a_200_mb_log_is_tailed_not_loaded(tmp_path: Path, backend: list[str], limit_mib: int) -> None:
     modes = ["lines", "one-line", "ok"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import threading
 from collections import Counter
@@ -31,8 +30,8 @@ from tests.reliability.support import (
     write_project,
 )
 
-pytestmark = pytest.mark.slow
-needs_r = pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript")
+pytestmark = pytest.mark.r
+needs_r = pytest.mark.r
 
 
 class Killed(BaseException):

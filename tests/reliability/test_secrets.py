@@ -5,7 +5,6 @@ parameters, logs and artifacts, and what the Azure fake was sent and stored."""
 from __future__ import annotations
 
 import datetime
-import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -14,8 +13,8 @@ from uuid import UUID
 
 import pytest
 
-from flows.train import main
-from rjobs.storage.blob_upload import CONNECTION_STRING_ENV
+from flows.cli import main
+from rjobs.storage.clients import CONNECTION_STRING_ENV
 
 if TYPE_CHECKING:
     from rjobs.testing.fake_mlclient import FakeMLClient
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.usefixtures("prefect_server"),
-    pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript"),
+    pytest.mark.r,
 ]
 
 

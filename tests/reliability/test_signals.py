@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ POLL_S = 0.2
 OUTCOME_S = 90.0  # a bound on a hung cleanup, not a speed goal: a loaded 2-core machine must pass
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript"),
+    pytest.mark.r,
 ]
 
 SLEEPY_R = r"""
@@ -46,6 +45,12 @@ def prefect_api(prefect_server: None) -> str:
     return str(PREFECT_API_URL.value())
 
 
+def as_a_foreground_program() -> None:
+    """SIGINT as a terminal's foreground program has it: a shell that ran us in the background (CI, nohup, `&`)
+    leaves SIGINT ignored, children inherit that, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def train(project: Path, env: dict[str, str], stderr: Path) -> subprocess.Popen[str]:
     args = ["--job", str(project / "job.yml"), "--results", str(project / "results"), "--run-name", "sig"]
     args += ["--max-concurrent", "3", "--poll-interval", str(POLL_S), "--no-mlflow"]
@@ -57,6 +62,7 @@ def train(project: Path, env: dict[str, str], stderr: Path) -> subprocess.Popen[
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
+            preexec_fn=as_a_foreground_program,
         )
 
 

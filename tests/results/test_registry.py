@@ -1,21 +1,21 @@
-"""rjobs.results.registry: the best cell's model in MLflow's registry locally and as an Azure ML model, never twice."""
+"""rjobs.results.registry: the best cell's model in MLflow's registry locally and as an Azure ML model (the backend's
+own registry), never twice."""
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rjobs.backends.azureml.backend import AzureMLBackend
+from rjobs.backends.azureml.models import job_output_uri
+from rjobs.backends.base import RegisteredModelRef
 from rjobs.core.errors import InputError
+from rjobs.core.naming import SOURCE_TAG
 from rjobs.inputs.result_options import check_model_name, check_model_path, check_result_options
-from rjobs.results.registry import (
-    SOURCE_TAG,
-    azure_output_uri,
-    register_azureml,
-    register_local,
-    register_mlflow,
-)
+from rjobs.results.registry import register_in_backend, register_local, register_mlflow
 from rjobs.results.tracking import log_sweep
 from tests.results.conftest import Cell, Store, build_ledger, demo_cells
 
@@ -32,7 +32,8 @@ def test_register_once_then_reuse_then_a_new_version_for_another_cell(mlflow_sto
     best, other = records[0], records[1]
 
     first = register_mlflow(mlflow_store.client, "penguins-a", ledger, best, logged.child_run_ids[best.cell])
-    assert (first.name, first.version, first.created, first.registry) == ("penguins-a", "1", True, "mlflow")
+    assert isinstance(first, RegisteredModelRef)
+    assert (first.name, first.version, first.created) == ("penguins-a", "1", True)
     assert first.source == f"runs:/{logged.child_run_ids[best.cell]}/outputs/model.rds"
     version = mlflow_store.client.get_model_version("penguins-a", "1")
     assert version.run_id == logged.child_run_ids[best.cell]
@@ -170,6 +171,11 @@ class FakeModels:
         return [model for call, model in self.calls if call == "create_or_update"]
 
 
+def azure(models: FakeModels) -> AzureMLBackend:
+    """The Azure backend on a client that has only ml_client.models: registration needs nothing else."""
+    return AzureMLBackend(types.SimpleNamespace(models=models))
+
+
 @pytest.mark.azure_fake
 @pytest.mark.parametrize("missing_raises", [False, True], ids=["empty-list", "not-found"])
 def test_azure_registers_from_the_job_output_once(tmp_path: Path, missing_raises: bool) -> None:
@@ -177,15 +183,10 @@ def test_azure_registers_from_the_job_output_once(tmp_path: Path, missing_raises
     best, other = records[0], records[1]
     models = FakeModels(missing_raises)
 
-    first = register_azureml(models, "penguins", ledger, best, extra_tags={"rjobs.objective": "rmse:min"})
+    backend = azure(models)
+    first = register_in_backend(backend, "penguins", ledger, best, extra_tags={"rjobs.objective": "rmse:min"})
     expected_uri = f"azureml://jobs/reg-az-{best.cell}/outputs/artifacts/paths/outputs/model.rds"
-    assert (first.name, first.version, first.source, first.created, first.registry) == (
-        "penguins",
-        "1",
-        expected_uri,
-        True,
-        "azureml",
-    )
+    assert first == RegisteredModelRef("penguins", "1", expected_uri, True)
     (sent,) = models.creates()
     assert (sent.name, sent.version, sent.type, str(sent.path)) == ("penguins", "1", "custom_model", expected_uri)
     assert sent.tags == {
@@ -198,11 +199,11 @@ def test_azure_registers_from_the_job_output_once(tmp_path: Path, missing_raises
     }
     assert models.get("penguins", "1").tags[SOURCE_TAG] == f"reg-az/{best.cell}/outputs/model.rds"
 
-    again = register_azureml(models, "penguins", ledger, best)
+    again = register_in_backend(backend, "penguins", ledger, best)
     assert (again.version, again.created) == ("1", False)
     assert len(models.creates()) == 1
 
-    second = register_azureml(models, "penguins", ledger, other)
+    second = register_in_backend(backend, "penguins", ledger, other)
     assert (second.version, second.created) == ("2", True)
     assert [m.version for m in models.creates()] == ["1", "2"]
     assert [c for c, _ in models.calls].count("list") == 3
@@ -212,8 +213,8 @@ def test_azure_registers_from_the_job_output_once(tmp_path: Path, missing_raises
 def test_azure_uses_the_latest_attempts_job(tmp_path: Path) -> None:
     ledger, records = build_ledger(tmp_path, "reg-az2", [Cell("a", {"seed": 1}, metrics={"rmse": 1.0})])
     records[0].job_name = "reg-az2-a-r2"
-    made = register_azureml(FakeModels(), "m", ledger, records[0])
-    assert made.source == azure_output_uri("reg-az2-a-r2", "outputs/model.rds")
+    made = register_in_backend(azure(FakeModels()), "m", ledger, records[0])
+    assert made.source == job_output_uri("reg-az2-a-r2", "outputs/model.rds")
     assert made.source == "azureml://jobs/reg-az2-a-r2/outputs/artifacts/paths/outputs/model.rds"
 
 
@@ -222,7 +223,7 @@ def test_azure_refuses_a_file_the_collected_outputs_lack(tmp_path: Path) -> None
     ledger, records = build_ledger(tmp_path, "reg-az3", [Cell("a", {"seed": 1}, metrics={"rmse": 1.0})])
     models = FakeModels()
     with pytest.raises(InputError, match=r"outputs/nope\.rds"):
-        register_azureml(models, "m", ledger, records[0], model_path="outputs/nope.rds")
+        register_in_backend(azure(models), "m", ledger, records[0], model_path="outputs/nope.rds")
     assert models.calls == []
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from rjobs.backends.base import RegisteredModelRef
 from rjobs.engine.ledger import CellRecord, RunLedger
-from rjobs.results.registry import RegisteredModel
 from rjobs.results.selection import NoEligibleCellError
 from rjobs.results.tracking import TrackingResult
 from tasks.tracking import best_markdown, png_data_uri, selection_summary
@@ -24,7 +24,7 @@ BEST = CellRecord(
     job_name="run-c121",
     metrics={"rmse": 278.0, "r2": 0.722},
 )
-MODEL = RegisteredModel("penguins", "3", "runs:/abc/outputs/model.rds", True, "mlflow")
+MODEL = RegisteredModelRef("penguins", "3", "runs:/abc/outputs/model.rds", True)
 TRACKING = TrackingResult("sqlite:////x/mlflow.db", "7", "parent-id", {"c121": "child-id"})
 
 
@@ -54,7 +54,7 @@ def test_markdown_without_registration_tracking_or_plot() -> None:
 
 
 def test_existing_version_is_said_to_be_unchanged(tmp_path: Path) -> None:
-    again = RegisteredModel("penguins", "3", "runs:/abc/outputs/model.rds", False, "mlflow")
+    again = RegisteredModelRef("penguins", "3", "runs:/abc/outputs/model.rds", False)
     assert "(existing version, unchanged)" in best_markdown("run", "rmse:min", BEST, again, None, None)
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +12,10 @@ from rjobs.core.errors import InputError
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord
 from rjobs.inputs.spec import load_job_spec
+from rjobs.results.mlflow_runs import check_filter_value
 from rjobs.results.tracking import (
     OUTPUTS_HASH_TAG,
-    azure_tracking_uri,
     cell_status,
-    check_filter_value,
     fixed_params,
     local_tracking_uri,
     log_sweep,
@@ -202,37 +199,6 @@ def test_fixed_params_are_the_inputs_no_cell_overrides() -> None:
         "penguins": "data/penguins.csv",
         "test_fraction": "0.25",
     }
-
-
-class FakeWorkspaces:
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def get(self, name: str) -> Any:
-        self.asked.append(name)
-        return types.SimpleNamespace(mlflow_tracking_uri=f"azureml://westeurope.api.azureml.ms/mlflow/v1.0/{name}")
-
-
-@pytest.mark.azure_fake
-def test_azure_tracking_uri_without_azureml_mlflow_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "azureml.mlflow", None)  # import fails as if not installed
-    client = types.SimpleNamespace(workspace_name="ws", workspaces=FakeWorkspaces())
-    with pytest.raises(InputError) as caught:
-        azure_tracking_uri(client)
-    message = str(caught.value)
-    assert "azureml-mlflow" in message and "\n" not in message
-    assert client.workspaces.asked == []
-
-
-@pytest.mark.azure_fake
-def test_azure_tracking_uri_is_the_workspaces(monkeypatch: pytest.MonkeyPatch) -> None:
-    package = types.ModuleType("azureml")
-    package.__path__ = []  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "azureml", package)
-    monkeypatch.setitem(sys.modules, "azureml.mlflow", types.ModuleType("azureml.mlflow"))
-    client = types.SimpleNamespace(workspace_name="my-ws", workspaces=FakeWorkspaces())
-    assert azure_tracking_uri(client) == "azureml://westeurope.api.azureml.ms/mlflow/v1.0/my-ws"
-    assert client.workspaces.asked == ["my-ws"]
 
 
 def test_records_with_quotes_in_cell_ids_are_refused_before_logging(mlflow_store: Store) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from rjobs.core.errors import InputError
-from rjobs.inputs.command import entry_script, format_value, render_argv, render_shell_command, split_command
+from rjobs.core.values import value_text
+from rjobs.inputs.command import entry_script, render_argv, render_shell_command, split_command
 from rjobs.inputs.spec import REFERENCE, InputSpec, JobSpec, Scalar, load_job_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,7 +167,7 @@ def test_shell_command_keeps_outputs_and_unknown_inputs_as_placeholders() -> Non
 
 def test_repo_job_renders_the_same_on_both_backends() -> None:
     spec = load_job_spec(REPO / "job.yml")
-    literals = {name: format_value(i.value) for name, i in spec.inputs.items() if i.is_literal and i.value is not None}
+    literals = {name: value_text(i.value) for name, i in spec.inputs.items() if i.is_literal and i.value is not None}
     local = render_argv(spec, {**literals, "penguins": DATA_PATH})
     assert local == [
         "Rscript", "train.R", "--data", DATA_PATH, "--model", "lm", "--features", "flipper_length_mm+species",
@@ -175,15 +176,15 @@ def test_repo_job_renders_the_same_on_both_backends() -> None:
     assert shlex.split(azure_substitutes(render_shell_command(spec, literals), {"penguins": DATA_PATH})) == local
 
 
-# --- format_value and entry_script ----------------------------------------------------------------
+# --- value_text and entry_script ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("value", "text"),
     [(True, "true"), (False, "false"), (0.25, "0.25"), (1, "1"), (0, "0"), (-3, "-3"), (1.5, "1.5"), ("lm", "lm")],
 )
-def test_format_value(value: Scalar, text: str) -> None:
-    assert format_value(value) == text
+def test_value_text(value: Scalar, text: str) -> None:
+    assert value_text(value) == text
 
 
 @pytest.mark.parametrize(

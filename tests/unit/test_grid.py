@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from rjobs.core.errors import InputError
-from rjobs.core.naming import check_run_name, content_hash, hash_tree, job_name, slug
+from rjobs.core.hashing import content_hash, hash_tree
+from rjobs.core.naming import check_run_name, job_name, slug
 from rjobs.inputs.grid import CELL_ID_LENGTH, Cell, build_cells, canonical_params, cell_id, parse_param_args
 from rjobs.inputs.spec import JobSpec, Scalar, load_job_spec
 

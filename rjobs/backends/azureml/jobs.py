@@ -15,7 +15,8 @@ import yaml
 
 from rjobs.backends.base import CellJob
 from rjobs.core.errors import InputError
-from rjobs.inputs.command import format_value, render_shell_command
+from rjobs.core.values import value_text
+from rjobs.inputs.command import render_shell_command
 from rjobs.inputs.grid import canonical_params
 from rjobs.inputs.spec import JobSpec, Scalar
 
@@ -37,7 +38,7 @@ def literal_values(job: CellJob) -> dict[str, str]:
         if not spec_input.is_literal:
             continue
         assert spec_input.value is not None
-        text = format_value(spec_input.value)
+        text = value_text(spec_input.value)
         if "${{" in text:
             raise InputError(
                 job.spec.source,
@@ -51,7 +52,7 @@ def literal_values(job: CellJob) -> dict[str, str]:
 
 def _studio_literal(value: Scalar) -> Scalar:
     """Booleans as R receives them; numbers and text as they are, so the studio shows the real value."""
-    return format_value(value) if isinstance(value, bool) else value
+    return value_text(value) if isinstance(value, bool) else value
 
 
 @lru_cache(maxsize=16)
@@ -85,7 +86,7 @@ def job_tags(job: CellJob) -> dict[str, str]:
     tags.setdefault("rjobs.cell", job.cell_id)
     tags.setdefault("rjobs.attempt", str(job.attempt))
     for key, value in job.params.items():
-        tags.setdefault(f"param.{key}", format_value(value))
+        tags.setdefault(f"param.{key}", value_text(value))
     return tags
 
 

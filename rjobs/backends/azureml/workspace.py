@@ -1,4 +1,9 @@
-"""Find the Azure ML workspace (config.json or environment variables) and build an MLClient for it."""
+"""Find the Azure ML workspace (config.json or environment variables) and build an MLClient for it.
+
+HTTP-level retries are azure-core's, inside the SDK, and this is where they are bounded: SDK_RETRY gives every request
+at most HTTP_RETRIES retries on 408/429/5xx and connection errors (at once, then after 2 and 4 s, or the service's
+Retry-After), so one SDK call costs at most 1 + HTTP_RETRIES = 4 requests instead of azure-core's default of 11.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ if TYPE_CHECKING:
 CONFIG_NAMES = ("config.json", ".azureml/config.json")
 ENV_VARS = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
 CONFIG_KEYS = ("subscription_id", "resource_group", "workspace_name")
+HTTP_RETRIES = 3
+SDK_RETRY: dict[str, Any] = {"retry_total": HTTP_RETRIES, "retry_backoff_factor": 1.0, "retry_backoff_max": 30}
+"""azure-core RetryPolicy options, passed through MLClient's keyword arguments to every service client it builds."""
 FIX = (
     "download config.json from the Azure ML studio (workspace menu > Download config file) into this folder "
     "or .azureml/, or set AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and AZUREML_WORKSPACE_NAME"
@@ -67,7 +75,8 @@ def workspace_settings(
 
 
 def make_ml_client(config_path: str | Path | None = None, credential: Any = None) -> MLClient:
-    """MLClient for the configured workspace with DefaultAzureCredential; imports azure lazily for start-up time."""
+    """MLClient for the configured workspace with DefaultAzureCredential and SDK_RETRY; imports azure lazily for
+    start-up time."""
     settings = workspace_settings(config_path)
     from azure.ai.ml import MLClient
 
@@ -76,10 +85,16 @@ def make_ml_client(config_path: str | Path | None = None, credential: Any = None
 
         credential = DefaultAzureCredential()
     if "config" in settings:
-        return MLClient.from_config(credential, path=settings["config"])
+        return MLClient.from_config(credential, path=settings["config"], **SDK_RETRY)
     return MLClient(
         credential,
         subscription_id=settings["subscription_id"],
         resource_group_name=settings["resource_group"],
         workspace_name=settings["workspace_name"],
+        **SDK_RETRY,
     )
+
+
+def workspace_tracking_uri(ml_client: Any) -> str:
+    """The workspace's own MLflow tracking URI (one workspaces.get)."""
+    return str(ml_client.workspaces.get(ml_client.workspace_name).mlflow_tracking_uri)

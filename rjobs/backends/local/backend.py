@@ -20,10 +20,11 @@ from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus
 from rjobs.backends.local import runner as local_runner
 from rjobs.core.errors import InputError
 from rjobs.core.files import LOG_FILE, OUTPUTS_DIR, atomic_write_text
-from rjobs.core.naming import hash_tree
+from rjobs.core.hashing import hash_tree
 from rjobs.core.states import JobState
+from rjobs.core.values import value_text
 from rjobs.environment import check as envcheck
-from rjobs.inputs.command import format_value, render_argv
+from rjobs.inputs.command import render_argv
 from rjobs.inputs.spec import InputSpec, JobSpec, check_local_files
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ HANDLE_FILE = "handle.json"
 LOCK_FILE = "supervisor.lock"
 ADOPT_WAIT_S = 10.0
 REAP_WAIT_S = 5.0
-_CHECKED: dict[tuple[str | None, ...], EnvironmentInfo] = {}  # passed package checks, by R, code and Dockerfile
 
 
 SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CONNECTION_STRING|ACCOUNT_KEY|SAS|CREDENTIAL|API_KEY", re.I)
@@ -84,6 +84,7 @@ class LocalBackend:
         self.rscript = rscript
         self.dockerfile = dockerfile
         self.check_packages = check_packages
+        self._checked: dict[tuple[str | None, ...], EnvironmentInfo] = {}  # passed checks, by R, code, Dockerfile
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def ensure_data(self, spec: JobSpec) -> dict[str, InputSpec]:
@@ -113,8 +114,8 @@ class LocalBackend:
             return EnvironmentInfo(reference=rscript)
         dockerfile = self.dockerfile if self.dockerfile and self.dockerfile.is_file() else None
         key = (rscript, str(spec.code), hash_tree(spec.code), str(dockerfile), dockerfile and hash_tree(dockerfile))
-        if key in _CHECKED:  # the CLI checked before the flow's check-environment task: R is asked once
-            return _CHECKED[key]
+        if key in self._checked:  # the CLI checked before handing this backend to the flow: R is asked once
+            return self._checked[key]
         report = envcheck.check_environment(spec.code, dockerfile, rscript=rscript)
         if report.missing:
             raise InputError(
@@ -130,8 +131,8 @@ class LocalBackend:
             )
         if dockerfile is not None and report.docker_only:
             warnings.append(f"{dockerfile} installs {', '.join(report.docker_only)}, which the R code never loads")
-        _CHECKED[key] = EnvironmentInfo(reference=rscript, warnings=tuple(warnings))
-        return _CHECKED[key]
+        self._checked[key] = EnvironmentInfo(reference=rscript, warnings=tuple(warnings))
+        return self._checked[key]
 
     def ensure_code(self, spec: JobSpec) -> None:
         """Nothing to upload: each submission copies the code folder, as Azure mounts a snapshot."""
@@ -144,7 +145,7 @@ class LocalBackend:
         for name, spec_input in job.inputs.items():
             if spec_input.is_literal:
                 assert spec_input.value is not None
-                values[name] = format_value(spec_input.value)
+                values[name] = value_text(spec_input.value)
             else:
                 values[name] = str(job.spec.local_path(spec_input))
         outputs = {name: str(code_dir / OUTPUTS_DIR / name) for name in job.spec.outputs}
@@ -181,6 +182,17 @@ class LocalBackend:
         atomic_write_text(work / HANDLE_FILE, json.dumps(handle.to_json()))
         log.info("job %s: adopted the supervisor (pid %s) its submitter left behind", work.name, record["pid"])
         return handle
+
+    def jobs_of_run(self, run: str, run_dir: Path) -> list[JobHandle]:
+        """Every job folder of the run: its handle, or the supervisor adopted when its submitter died first."""
+        handles: dict[str, JobHandle] = {}
+        for handle_file in sorted(run_dir.glob(f"*/{JOBS_DIR}/*/{HANDLE_FILE}")):
+            handle = JobHandle.from_json(json.loads(handle_file.read_text()))
+            handles.setdefault(handle.job_name, handle)
+        for runner_file in sorted(run_dir.glob(f"*/{JOBS_DIR}/*/{local_runner.RUNNER_FILE}")):
+            if runner_file.parent.name not in handles and (adopted := self.adopt(runner_file.parent)) is not None:
+                handles[adopted.job_name] = adopted
+        return list(handles.values())
 
     def submit(self, job: CellJob) -> JobHandle:
         """Copy the code, start the supervised process in its own session; an existing job attaches."""

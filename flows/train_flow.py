@@ -1,0 +1,223 @@
+"""The train flow: fan an R job out over a parameter grid, with bounded concurrency, into one results table.
+
+Run it with `python -m flows.train` (flows/cli.py validates first and hands this flow its prepared sweep), from a
+deployment of prefect.yaml, or from the Prefect UI; the flow prepares the sweep itself when nothing was handed over.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from collections import Counter, deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.futures import PrefectFuture, as_completed
+from prefect.states import Failed, State
+
+from rjobs.core.states import JobState
+from rjobs.engine.ledger import RunLedger
+from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.plan import emit_yaml, make_plan
+from rjobs.engine.sweep import Sweep, SweepSettings
+from rjobs.engine.wiring import PreparedSweep, prepare
+from rjobs.inputs.options import ResolvedSweep, SweepOptions
+from tasks.data import upload_data
+from tasks.environment import check_environment, stage_data, upload_code
+from tasks.jobs import run_cell, run_cells
+from tasks.limits import ensure_limit, job_slot
+from tasks.results import artifact_key, write_results
+from tasks.tracking import log_to_mlflow, plot_sweep, select_and_register
+
+ACTIVE_SWEEPS: dict[UUID, Sweep] = {}
+PER_CELL_TASK_RUNS = 100  # up to this many cells a task run each, so the UI shows every cell (~30 ms each)
+BATCHES = 20  # a larger sweep runs in this many task runs of many cells: at 1,000 cells ~20 ms/cell, not ~45
+
+
+HANDED_OVER: ContextVar[PreparedSweep | None] = ContextVar("handed_over", default=None)
+"""Set by the CLI around its call of the flow, so the flow reuses the CLI's resolution and backend."""
+
+
+def prepared_for(options: SweepOptions) -> PreparedSweep:
+    """The sweep the CLI prepared for exactly these options, else a fresh preparation (deployments, the UI)."""
+    handed = HANDED_OVER.get()
+    if handed is not None and handed.resolved.options == options:
+        return handed
+    return prepare(options)
+
+
+def build_sweep(prepared: PreparedSweep) -> Sweep:
+    """The engine objects for one sweep, wired with the backend's clients and poll cadence."""
+    resolved, backend = prepared.resolved, prepared.backend
+    options = resolved.options
+    interval = prepared.poll_interval
+    logger = get_run_logger()
+
+    def on_transition(handle: Any, previous: Any, status: Any) -> None:
+        where = f" {status.url}" if status.url else ""
+        logger.info("job %s: %s -> %s%s", handle.job_name, previous or "found", status.state, where)
+
+    monitor = JobMonitor(backend, interval=interval, on_transition=on_transition)
+    settings = SweepSettings(run=resolved.run, retries=options.retries, timeout_s=options.timeout)
+    if options.global_limit:
+        ensure_limit(options.global_limit, options.global_limit_size)
+        limit = options.global_limit
+        settings.job_slot = lambda: job_slot(limit)
+    return Sweep(
+        resolved.spec, resolved.cells, backend, RunLedger(resolved.results_root, resolved.run), settings, monitor
+    )
+
+
+def fan_out(sweep: Sweep, limit: int) -> None:
+    """At most `limit` jobs in flight: a task run per cell, or BATCHES task runs of many cells each past
+    PER_CELL_TASK_RUNS cells (bench/RESULTS.md); on any interruption every in-flight job is cancelled first."""
+    logger = get_run_logger()
+    cells = list(sweep.cells)
+    size = 1 if len(cells) <= PER_CELL_TASK_RUNS else math.ceil(len(cells) / BATCHES)
+    pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="cell") if size > 1 else None
+    pending = deque(cells[i : i + size] for i in range(0, len(cells), size))
+    window = limit if pool is None else math.ceil(2 * limit / size) + 1  # batches queued: the pool never starves
+    running: dict[PrefectFuture[Any], list[str]] = {}
+    done = 0
+    try:
+        while pending or running:
+            while pending and len(running) < window:
+                ids = pending.popleft()
+                if pool is None:
+                    running[run_cell.submit(sweep, ids[0])] = ids
+                else:
+                    running[run_cells.submit(sweep, ids, pool, ids[0], len(ids))] = ids
+            finished = next(as_completed(list(running)))
+            ids = running.pop(finished)
+            done += len(ids)
+            logger.info("[%d/%d] %s", done, len(cells), progress(sweep, ids, finished.state.name))
+    except BaseException:
+        with signals_ignored():
+            cancelled = sweep.cancel_all()
+            logger.warning("interrupted: cancelled %d job(s) in flight", len(cancelled))
+            for future in running:
+                future.wait(timeout=60)
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def progress(sweep: Sweep, ids: list[str], task_state: str) -> str:
+    """'cell <id>: Completed', or for a batch '<n> cells from <id>: 5 Completed, 1 Failed' (task state if unrun)."""
+    states = Counter(result.record.state if (result := sweep.results.get(i)) else task_state for i in ids)
+    if len(ids) == 1:
+        return f"cell {ids[0]}: {next(iter(states))}"
+    return f"{len(ids)} cells from {ids[0]}: " + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+
+
+@contextmanager
+def signals_ignored() -> Iterator[None]:
+    """A repeated Ctrl-C or SIGTERM would abandon the cleanup half-way; the first one already cancels everything."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def upload_inputs(resolved: ResolvedSweep) -> dict[str, str]:
+    """Each local data input to `container/prefix/<input>/`; unchanged blobs are skipped by their MD5."""
+    options = resolved.options
+    assert options.upload_to is not None
+    container, _, prefix = options.upload_to.strip("/").partition("/")
+    references = {}
+    for name, spec_input in resolved.spec.inputs.items():
+        if spec_input.is_local:
+            references[name] = upload_data(
+                resolved.spec.local_path(spec_input),
+                container,
+                "/".join(p for p in (prefix, name) if p),
+                account_url=options.data_account_url,
+                datastore=options.datastore,
+            )
+    return references
+
+
+def cancel_on_hook(flow: Any, flow_run: Any, state: Any) -> None:
+    """Prefect's cancellation hook, when it runs (a runner passes its arguments by name, the engine by position);
+    `python -m flows.cancel` covers when it doesn't."""
+    sweep = ACTIVE_SWEEPS.get(flow_run.id)
+    if sweep is not None:
+        sweep.cancel_all()
+
+
+@flow(name="train", on_cancellation=[cancel_on_hook], on_crashed=[cancel_on_hook])
+def train(options: SweepOptions = SweepOptions()) -> dict[str, Any] | State:  # noqa: B008
+    """Stage data, check the environment, fan the cells out, collect, and write the results table. A dry run or
+    YAML emission (ticked in a run form too) submits nothing; a sweep with failed cells ends Failed, naming them."""
+    from prefect.runtime import flow_run
+
+    prepared = prepared_for(options)
+    if options.dry_run or options.emit_yaml:
+        return without_running(prepared)
+    resolved = prepared.resolved
+    sweep = build_sweep(prepared)
+    ACTIVE_SWEEPS[flow_run.id] = sweep
+    try:
+        stage_data(sweep, upload_inputs(resolved) if options.upload_to else None)
+        check_environment(sweep)
+        upload_code(sweep)
+        try:
+            fan_out(sweep, options.max_concurrent)
+        finally:
+            summary = write_results(
+                sweep, {"max_concurrent": options.max_concurrent, "experiment": resolved.spec.experiment}
+            )
+        tracking = None if options.no_mlflow else log_to_mlflow(sweep, options.tracking_uri)
+        if options.select:
+            plot = plot_sweep(sweep, resolved.objective)
+            summary["best"] = select_and_register(
+                sweep, resolved.objective, options.register_model, options.model_path, tracking, plot
+            )
+    finally:
+        ACTIVE_SWEEPS.pop(flow_run.id, None)
+    return final_state(sweep, summary)
+
+
+def final_state(sweep: Sweep, summary: dict[str, Any]) -> dict[str, Any] | State:
+    """Completed when every cell completed; Failed otherwise, after the results were written, so automations and
+    alerts on a failed nightly fire. The summary stays the state's data either way."""
+    failed = [cell_id for cell_id, result in sweep.results.items() if result.record.job_state != JobState.COMPLETED]
+    if not failed:
+        return summary
+    shown = ", ".join(sorted(failed)[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
+    message = f"{len(failed)} of {summary['cells']} cell(s) did not complete: {shown} (see {sweep.ledger.summary_path})"
+    return Failed(message=message, data=summary)
+
+
+def without_running(prepared: PreparedSweep) -> dict[str, Any]:
+    """--dry-run or --emit-yaml from a deployment's run form: the plan (or the YAML files) as an artifact, and
+    nothing submitted."""
+    options = prepared.resolved.options
+    if options.emit_yaml:
+        written = emit_yaml(prepared.resolved, Path(options.emit_yaml))
+        get_run_logger().info("wrote %d job YAML file(s) to %s", len(written), options.emit_yaml)
+        return {"run": prepared.resolved.run, "emitted": [str(path) for path in written]}
+    plan = make_plan(prepared)
+    create_markdown_artifact(
+        markdown=f"```\n{plan.text()}\n```",
+        key=artifact_key(prepared.resolved.run, "plan"),
+        description=f"Dry run of sweep {prepared.resolved.run}: nothing was submitted",
+    )
+    get_run_logger().info("dry run: %s; nothing submitted", plan.header)
+    return {"run": prepared.resolved.run, "dry_run": True, "cells": len(prepared.resolved.cells)}

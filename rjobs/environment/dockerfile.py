@@ -1,0 +1,76 @@
+"""Which R packages a Dockerfile installs, read from the usual idioms without building the image.
+
+Covers install.packages, remotes' install_version, littler's install2.r/installGithub.r and r-cran-* apt packages.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from rjobs.environment.packages import is_package_name
+
+_INSTALL_PACKAGES = re.compile(
+    r"\b(?:install\.packages|install_cran)\(\s*(?:pkgs\s*=\s*)?(?:c\((?P<many>[^)]*)\)|(?P<q>['\"])(?P<one>[^'\"]+)(?P=q))"
+)
+_INSTALL_VERSION = re.compile(r"\binstall_version\(\s*(?:package\s*=\s*)?(?P<q>['\"])(?P<name>[^'\"]+)(?P=q)")
+_QUOTED = re.compile(r"""(['"])([^'"]+)\1""")
+_DEBIAN_R_PACKAGE = re.compile(r"(?<![\w.-])r-(?:cran|bioc)-(?P<name>[a-z0-9.]+)")
+_LITTLER = re.compile(r"(?:^|[\s/;&|(])(?P<tool>install2\.r|installGithub\.r)(?P<args>[^\n;&|)]*)")
+# install2.r options that consume the next argument (littler's docopt usage).
+_LITTLER_VALUE_OPTIONS = frozenset(
+    {"-r", "--repos", "-l", "--libloc", "-d", "--deps", "-n", "--ncpus", "-m", "--method", "-t", "--type"}
+)
+
+
+def _dockerfile_text(dockerfile: Path) -> str:
+    """The Dockerfile's instructions with comment lines dropped and continuations joined."""
+    lines = [
+        line for line in Path(dockerfile).read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")
+    ]
+    joined = re.sub(r"\\[ \t]*\n", " ", "\n".join(lines))
+    return joined.replace('\\"', '"').replace("\\'", "'")
+
+
+def _littler_arguments(args: str) -> list[str]:
+    """Positional arguments of an install2.r / installGithub.r call (options and values dropped)."""
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        words = args.split()
+    positional: list[str] = []
+    skip_next = False
+    for word in words:
+        if skip_next:
+            skip_next = False
+        elif word.startswith("-"):
+            skip_next = word in _LITTLER_VALUE_OPTIONS
+        else:
+            positional.append(word)
+    return positional
+
+
+def _github_package(ref: str) -> str:
+    """Package name of an installGithub.r reference like user/repo[/subdir][@ref|#pr]."""
+    return re.split(r"[@#]", ref, maxsplit=1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def dockerfile_packages(dockerfile: Path) -> set[str]:
+    """R packages the Dockerfile installs: install.packages, install_version, littler, r-cran-* apt.
+
+    Debian package names are lower case, so r-cran-* installs come back lower-cased.
+    """
+    text = _dockerfile_text(dockerfile)
+    found: set[str] = set()
+    for match in _INSTALL_PACKAGES.finditer(text):
+        if match["many"] is not None:
+            found.update(name for _, name in _QUOTED.findall(match["many"]))
+        else:
+            found.add(match["one"])
+    found.update(match["name"] for match in _INSTALL_VERSION.finditer(text))
+    found.update(match["name"] for match in _DEBIAN_R_PACKAGE.finditer(text))
+    for match in _LITTLER.finditer(text):
+        for arg in _littler_arguments(match["args"]):
+            found.add(_github_package(arg) if match["tool"] == "installGithub.r" else arg)
+    return {name for name in found if is_package_name(name)}
