@@ -75,11 +75,11 @@ def _fake_backend(args: argparse.Namespace, job: Path) -> tuple[Any, Any]:
     """An AzureMLBackend on a persisted fake workspace; its clock resumes from the state file."""
     from rjobs.backends.azureml.backend import AzureMLBackend
     from rjobs.engine.monitor import JobMonitor
-    from rjobs.testing.fake_mlclient import FakeClock
-    from tests.reliability.support import keyed_client_class
+    from rjobs.testing.clock import FakeClock
+    from rjobs.testing.keyed_faults import KeyedFaultClient
 
     clock = FakeClock()
-    client = keyed_client_class()(
+    client = KeyedFaultClient(
         clock,
         seed=args.seed,
         persist_path=Path(args.state),

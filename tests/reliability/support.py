@@ -1,13 +1,11 @@
-"""Shared by the reliability tests and their subprocess driver: a tiny R project, a fake control plane whose
-faults are keyed (so they don't depend on thread scheduling), and the observers the assertions read."""
+"""Shared by the reliability tests and their subprocess driver: a tiny R project, the engine wired as the flow wires
+it, and the observers the assertions read (the fake control plane with keyed faults is rjobs.testing.keyed_faults)."""
 
 from __future__ import annotations
 
 import csv
-import fnmatch
 import io
 import json
-import os
 import random
 import threading
 import time
@@ -153,96 +151,7 @@ def engine_sweep(
     return sweep
 
 
-# --- the fake control plane, with faults keyed by call rather than by arrival order ---------------------------
-
-
-@dataclass(frozen=True)
-class CreateOutcome:
-    """One jobs.create_or_update as the service handled it: created, conflict (the name existed) or refused,
-    and the error the client got, if any (a lost response: created, yet the client saw an error)."""
-
-    name: str
-    outcome: str
-    raised: str
-
-
-def duplicate_creates(outcomes: Sequence[CreateOutcome]) -> list[str]:
-    """Names the client tried to create again although nothing told it the first create might have failed: a
-    conflict is only legitimate after an earlier create of that name raised."""
-    duplicates = []
-    raised_before: set[str] = set()
-    for item in outcomes:
-        if item.outcome == "conflict" and item.name not in raised_before:
-            duplicates.append(item.name)
-        if item.raised:
-            raised_before.add(item.name)
-    return duplicates
-
-
-def keyed_client_class() -> type:
-    """FakeMLClient whose seeded faults are a function of (seed, operation, job, n-th such call): the same calls
-    fail whichever thread gets there first. Optionally appends every request to a JSON-lines file (one write()
-    each, so a SIGKILL never leaves half a line) since the fake keeps its call log in memory only."""
-    from rjobs.testing.fake_mlclient import FakeMLClient, _Jobs
-
-    class _CountingJobs(_Jobs):
-        def create_or_update(self, job: Any, **kwargs: Any) -> Any:
-            """Records, after the fact, whether the service created the job, refused a duplicate name (conflict)
-            or failed the request, and whether the client saw an error."""
-            client = self._client
-            existed = job.name in client._jobs
-            raised = ""
-            try:
-                return super().create_or_update(job, **kwargs)
-            except BaseException as exc:
-                raised = type(exc).__name__
-                raise
-            finally:
-                outcome = "conflict" if existed else ("created" if job.name in client._jobs else "refused")
-                client.create_outcomes.append(CreateOutcome(job.name, outcome, raised))
-                client._log({"op": "create.outcome", "name": job.name, "outcome": outcome, "raised": raised})
-
-    class KeyedFaultClient(FakeMLClient):
-        def __init__(self, *args: Any, call_log: Path | None = None, **kwargs: Any) -> None:
-            self.call_log = call_log
-            self._seen: Counter[tuple[str, str | None]] = Counter()
-            self._key = ""
-            self.create_outcomes: list[CreateOutcome] = []
-            super().__init__(*args, **kwargs)
-            self.jobs = _CountingJobs(self)
-
-        def _request(self, operation: str, name: str | None = None, **args: Any) -> str | None:
-            number = self._seen[(operation, name)]
-            self._seen[(operation, name)] += 1
-            self._key = f"{operation}|{name}|{number}"
-            self._log({"op": operation, "name": name})
-            return super()._request(operation, name, **args)
-
-        def _log(self, entry: dict[str, Any]) -> None:
-            """One write() per line: a request logged here may still die with the process before it lands."""
-            if self.call_log is None:
-                return
-            line = json.dumps({**entry, "pid": os.getpid()}) + "\n"
-            fd = os.open(self.call_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line.encode())
-            finally:
-                os.close(fd)
-
-        def _pick_fault(self, operation: str) -> tuple[str | None, float | None]:
-            for fault in self._faults:
-                if fault.times > 0 and fnmatch.fnmatch(operation, fault.operation):
-                    fault.times -= 1
-                    return fault.kind, fault.retry_after
-            if self.fault_rates and fnmatch.fnmatch(operation, self.fault_operations):
-                draw = random.Random(f"{self.seed}|{self._key}").random()
-                for kind, rate in sorted(self.fault_rates.items()):
-                    if draw < rate:
-                        return kind, self.retry_after
-                    draw -= rate
-            return None, None
-
-    return KeyedFaultClient
+# --- the fake control plane (its keyed-fault client is rjobs.testing.keyed_faults) ------------------------------
 
 
 def job_intervals(jobs: Mapping[str, Mapping[str, Any]], prefix: str) -> dict[str, tuple[float, float]]:
