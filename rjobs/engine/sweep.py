@@ -159,20 +159,23 @@ class Sweep:
 
     def run_cell(self, cell_id: str) -> CellResult:
         """Run one cell and remember its result for run.json; a control plane that stays down fails only this cell."""
+        submissions = [0]
         try:
-            result = self._run_cell(cell_id)
+            result = self._run_cell(cell_id, submissions)
         except TransientBackendError as exc:
             cell = self.cells[cell_id]
             record = self.ledger.load(cell_id) or CellRecord(cell=cell_id, params=dict(cell.params))
             record.error = f"control plane kept failing, re-run to reconcile: {exc}"
             self.ledger.save(record)
-            result = CellResult(record, Outcome.SUBMITTED if record.job_name else Outcome.CANCELLED)
+            outcome = Outcome.SUBMITTED if record.job_name else Outcome.CANCELLED
+            result = CellResult(record, outcome, submissions[0])
         with self._lock:
             self.results[cell_id] = result
         return result
 
-    def _run_cell(self, cell_id: str) -> CellResult:
-        """Reuse, attach, collect, submit or resubmit, until the cell is terminal or its budget is spent."""
+    def _run_cell(self, cell_id: str, submitted: list[int]) -> CellResult:
+        """Reuse, attach, collect, submit or resubmit, until the cell is terminal or its budget is spent; submitted[0]
+        counts the jobs this call created, for run.json, even when a later control-plane error escapes."""
         cell = self.cells[cell_id]
         record = self.ledger.load(cell_id) or CellRecord(cell=cell_id, params=dict(cell.params))
         if record.job_state == JobState.COMPLETED and record.collected:
@@ -194,6 +197,7 @@ class Sweep:
                         return self._cancelled(record, submissions)
                     handle = self.retry.call("submit", lambda job=job: self.backend.submit(job))
                     submissions += 1
+                    submitted[0] = submissions
                     self._record_submit(record, job, handle)
                 elif record.job_name != job.job_name:  # its submitter died before recording it: record it now, so
                     self._record_submit(record, job, handle)  # flows.cancel finds it while it runs
@@ -277,6 +281,7 @@ class Sweep:
     def _collect(self, record: CellRecord, handle: JobHandle) -> None:
         outputs = self.retry.call("collect", lambda: self.backend.collect(handle, self.ledger.cell_dir(record.cell)))
         record.metrics, record.metrics_error = read_metrics(outputs)
+        record.error = ""  # an earlier run's "control plane kept failing" no longer holds: the job is collected
         if record.metrics_error:
             log.warning("cell %s: metrics ignored: %s", record.cell, record.metrics_error)
         record.collected = True

@@ -430,11 +430,6 @@ def test_a_status_that_keeps_failing_ends_in_the_timeout_not_a_hang(tmp_path: Pa
     assert rig.sweep.finish()["transient_retries"] == rig.backend.count("status")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sweep.py bug: attaching to a job that then completes keeps the record's old error (here 'control plane "
-    "kept failing, re-run to reconcile'), so the reconciled cell still shows it in status.json and summary.csv",
-)
 def test_a_cell_whose_collect_kept_failing_is_collected_by_the_next_run_without_resubmitting(tmp_path: Path) -> None:
     first = make_rig(tmp_path, faults=[Fault("collect", calls=None)])
     first.run()
@@ -451,11 +446,6 @@ def test_a_cell_whose_collect_kept_failing_is_collected_by_the_next_run_without_
     assert again.record(1).collected and again.record(1).metrics == {"rmse": 0.5} and again.record(1).error == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sweep.py bug: when a TransientBackendError escapes after the submit (collect, logs), run_cell builds a "
-    "CellResult with submissions=0, so run.json's 'submitted' misses jobs that were submitted",
-)
 def test_a_job_submitted_before_a_control_plane_failure_is_counted_as_submitted(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, faults=[Fault("collect", calls=None)])
     rig.run()
