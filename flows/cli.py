@@ -132,7 +132,7 @@ def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
 
 def without_heartbeats() -> contextlib.AbstractContextManager[Any]:
     """Flow-run heartbeats let a server notice a crashed run; a temporary server dies with this process, so
-    nobody would, and Prefect's heartbeat thread holds the flow's end for up to 1 s (0.5 s on average)."""
+    nobody would, and Prefect's heartbeat thread holds the flow's end until its next beat."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})

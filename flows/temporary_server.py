@@ -1,5 +1,5 @@
 """Prefect's temporary server, started before the CLI validates and imports Prefect so that it boots meanwhile
-(bench/RESULTS.md: about 2.5 s of a 6-9 s start-up). Imports nothing of Prefect's."""
+(a good part of the start-up). Imports nothing of Prefect's."""
 
 from __future__ import annotations
 

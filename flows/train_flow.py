@@ -38,8 +38,8 @@ from tasks.results import artifact_key, write_results
 from tasks.tracking import log_to_mlflow, plot_sweep, select_and_register
 
 ACTIVE_SWEEPS: dict[UUID, Sweep] = {}
-PER_CELL_TASK_RUNS = 100  # up to this many cells a task run each, so the UI shows every cell (~30 ms each)
-BATCHES = 20  # a larger sweep runs in this many task runs of many cells: at 1,000 cells ~20 ms/cell, not ~45
+PER_CELL_TASK_RUNS = 100  # up to this many cells a task run each, so the UI shows every cell
+BATCHES = 20  # a larger sweep runs in this many task runs of many cells: a task run per cell costs more than a job
 
 
 HANDED_OVER: ContextVar[PreparedSweep | None] = ContextVar("handed_over", default=None)
@@ -78,7 +78,7 @@ def build_sweep(prepared: PreparedSweep) -> Sweep:
 
 def fan_out(sweep: Sweep, limit: int) -> None:
     """At most `limit` jobs in flight: a task run per cell, or BATCHES task runs of many cells each past
-    PER_CELL_TASK_RUNS cells (bench/RESULTS.md); on any interruption every in-flight job is cancelled first."""
+    PER_CELL_TASK_RUNS cells; on any interruption every in-flight job is cancelled first."""
     logger = get_run_logger()
     cells = list(sweep.cells)
     size = 1 if len(cells) <= PER_CELL_TASK_RUNS else math.ceil(len(cells) / BATCHES)

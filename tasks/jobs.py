@@ -1,5 +1,5 @@
 """The per-cell Prefect task: one task run per cell, so the UI shows each cell's job and state; for large sweeps,
-task runs of many cells (a Prefect task run and its log lines cost ~30 ms: see bench/RESULTS.md)."""
+task runs of many cells (a Prefect task run and its log lines cost more than a cell's own bookkeeping)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def one_line(error: BaseException) -> str:
 
 
 def _report(sweep: Sweep, result: CellResult, quiet: bool = False) -> JobFailedError | JobCanceledError | None:
-    """Log a completed cell (unless quiet: a batch logs a count, at about 1 ms per log record); the error its task
+    """Log a completed cell (unless quiet: a batch logs a count, not a record per cell); the error its task
     run should raise otherwise."""
     record = result.record
     params = ", ".join(f"{k}={v}" for k, v in record.params.items())

@@ -12,7 +12,7 @@ from rjobs.backends.base import Backend
 from rjobs.core.errors import InputError
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, dockerfile_path, resolve
 
-DEFAULT_POLL_INTERVAL = {"local": 0.05, "azureml": 15.0}  # local: a stat per job; 0.2 s cost 0.1 s per cell
+DEFAULT_POLL_INTERVAL = {"local": 0.05, "azureml": 15.0}  # a local poll is a stat per job; Azure's is a request
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """A new local MLflow store starts as a copy of an empty, migrated one kept per MLflow version in the user's cache:
-creating and migrating the tables costs ~2.2 s of CPU per results folder, the copy ~0.03 s (bench/RESULTS.md)."""
+creating and migrating the tables costs seconds of CPU per results folder, a copy next to nothing."""
 
 from __future__ import annotations
 

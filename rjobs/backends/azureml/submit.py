@@ -31,7 +31,7 @@ def job_shape(entity: Any) -> tuple[str, ...]:
 
 
 class JobSubmitter:
-    """Submits jobs once each. The SDK's local schema validation (about 18 ms of CPU a job) runs for the first job of
+    """Submits jobs once each. The SDK's local schema validation (CPU-heavy at scale) runs for the first job of
     each shape only; until a job of that shape was created, every attempt is validated."""
 
     def __init__(self, calls: ServiceCalls, backend: str) -> None:
