@@ -8,9 +8,11 @@ server while the CLI still needs it to record the cancellation.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 
 STOP_GRACE_S = 5.0
 
@@ -26,17 +28,23 @@ def stop(server: subprocess.Popen[bytes]) -> int:
     return server.wait()
 
 
+def until_eof(fd: int) -> None:
+    """Returns when the CLI closed the pipe or died; unbuffered, so no lock is held when this process exits."""
+    while os.read(fd, 4096):
+        pass
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] != "--":
         print("usage: server_guard.py -- COMMAND...", file=sys.stderr)
         return 2
     server = subprocess.Popen(argv[1:], stdin=subprocess.DEVNULL)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(stop(server)))
-    try:
-        sys.stdin.buffer.read()  # returns at EOF: the CLI closed the pipe or died
-    finally:
-        code = stop(server)
-    return code
+    watcher = threading.Thread(target=until_eof, args=(sys.stdin.fileno(),), daemon=True)
+    watcher.start()
+    while server.poll() is None and watcher.is_alive():  # either side ending ends the other
+        watcher.join(timeout=0.2)
+    return stop(server)
 
 
 if __name__ == "__main__":
