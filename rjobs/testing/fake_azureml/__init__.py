@@ -7,6 +7,8 @@
 - commands: running a job's command locally, as the service would run it
 - persistence: the workspace's state in one JSON file, shared by processes
 - ops, jobs, assets: the operation groups (jobs; data, environments, models, code)
+- transport, http, service: the workspace as an HTTP service behind azure-core's transport (the real MLClient)
+- routes_workspace, routes_jobs, routes_assets, routes_runs, routes_blobs, blobs: that service's REST routes
 
-Import it through `rjobs.testing.fake_mlclient`, the public entry point.
+Import the operation-level fake through `rjobs.testing.fake_mlclient`; the HTTP one through `transport`.
 """

@@ -1,0 +1,165 @@
+"""Defects of the Azure path (issue 21) that the transport-level fake shows: each test states the behaviour the
+product should have and is a strict xfail until the product has it. They run the project's own AzureMLBackend and
+engine over the real MLClient, so what they count is what the service would see."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rjobs.backends.azureml.jobs import RUN_PROPERTY
+from rjobs.backends.base import JobHandle
+from rjobs.testing.clock import FakeClock
+from rjobs.testing.fake_azureml.client import FakeMLClient
+from rjobs.testing.fake_azureml.transport import FakeAzureMLTransport
+from tests.azure_transport.support import transport_backend, transport_sweep
+from tests.reliability.support import write_project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path / "project", azure=True, grid={"seed": [1, 2, 3, 4, 5, 6, 7, 8]})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 21 defect 1: a NotResponding job is resubmitted as -r2 without cancelling it (two live paid jobs)",
+)
+def test_a_not_responding_job_is_cancelled_before_its_retry(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, project: Path, tmp_path: Path
+) -> None:
+    workspace.script("nr-*", outcome="NotResponding")
+    workspace.script("nr-*-r2", outcome="Completed")
+    transport_sweep(transport, project, tmp_path / "results", "nr")
+    order = [(r.route, r.url.split("?")[0].rsplit("/jobs/", 1)[-1]) for r in transport.records]
+    retried = [name.removesuffix("-r2") for route, name in order if route == "jobs.create_or_update" and "-r2" in name]
+    assert retried, "the sweep retried no cell"
+    for name in retried:
+        created = order.index(("jobs.create_or_update", f"{name}-r2"))
+        assert ("jobs.begin_cancel", f"{name}/cancel") in order[:created], f"{name} was not cancelled first"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 21 defect 7: a status string the product does not know raises from parse_state"
+)
+def test_an_unknown_service_status_keeps_the_job_polled(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, project: Path, command_job: Callable[..., Any]
+) -> None:
+    """'Scheduled' is in the REST API's JobStatus enum but not in rjobs.core.states."""
+    backend = transport_backend(transport, project)
+    backend.ml_client.jobs.create_or_update(command_job("odd", properties={RUN_PROPERTY: "odd"}))
+    workspace._jobs["odd"]["phases"] = [["Scheduled", 600.0]]
+    status = backend.status([JobHandle(job_name="odd", backend="azureml", data={"run": "odd"})])["odd"]
+    assert not status.state.terminal
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 21 defect 8: a run's listing pages through its finished jobs, so polls grow with them"
+)
+def test_requests_per_poll_do_not_grow_with_the_finished_jobs_of_the_run(
+    transport: FakeAzureMLTransport,
+    workspace: FakeMLClient,
+    clock: FakeClock,
+    project: Path,
+    command_job: Callable[..., Any],
+) -> None:
+    """Five long jobs in flight, then 20 and 40 short jobs of the same run finished after them (pages of 10)."""
+    workspace.page_size = 10
+    backend = transport_backend(transport, project)
+    create = backend.ml_client.jobs.create_or_update
+    workspace.script("long-*", run_s=100_000.0)
+    workspace.script("short-*", queue_s=0.0, prepare_s=0.0, run_s=1.0)
+    for index in range(5):
+        create(command_job(f"long-{index}", properties={RUN_PROPERTY: "grow"}), skip_validation=True)
+    in_flight = [JobHandle(job_name=f"long-{i}", backend="azureml", data={"run": "grow"}) for i in range(5)]
+    costs = []
+    for finished in (20, 40):
+        while len([name for name in workspace._jobs if name.startswith("short-")]) < finished:
+            index = len(workspace._jobs)
+            create(command_job(f"short-{index}", properties={RUN_PROPERTY: "grow"}), skip_validation=True)
+        clock.advance(60.0)
+        before = len(transport.records)
+        states = backend.status(in_flight)
+        assert all(not status.state.terminal for status in states.values())
+        costs.append(len(transport.records) - before)
+    assert costs[1] <= costs[0] <= len(in_flight)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 21 defect 9: logs() downloads the whole artifacts folder, outputs too")
+def test_reading_a_log_fetches_only_the_log(
+    transport: FakeAzureMLTransport,
+    workspace: FakeMLClient,
+    clock: FakeClock,
+    project: Path,
+    tmp_path: Path,
+    command_job: Callable[..., Any],
+) -> None:
+    backend = transport_backend(transport, project)
+    workspace.script("heavy", log="the log\n", artifacts={"outputs/model.bin": b"\1" * 1_000_000})
+    backend.ml_client.jobs.create_or_update(command_job("heavy"))
+    clock.advance(600.0)
+    log = backend.logs(JobHandle(job_name="heavy", backend="azureml"), tmp_path / "cell")
+    assert log is not None and log.read_text() == "the log\n"
+    fetched = [r.url.split("?")[0] for r in transport.records if r.route == "blob.download"]
+    assert fetched and all(url.endswith("/user_logs/std_log.txt") for url in fetched)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 21 goal: at most 6 control-plane requests per cell; a collect alone costs 6 "
+    "(jobs.get twice, run data, datastore list, get and secrets on every download)",
+)
+def test_a_sweep_costs_at_most_six_control_plane_requests_per_cell(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, project: Path, tmp_path: Path
+) -> None:
+    workspace.script("*", queue_s=30.0, prepare_s=10.0, run_s=120.0)
+    sweep, phases = transport_sweep(transport, project, tmp_path / "results", "cost", workers=8)
+    assert len(sweep.results) == 8
+    assert phases.control_plane(phases.cells) / len(sweep.results) <= 6
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 21 defect 11 (found here): two sweeps registering the same new data version at once race on the "
+    "upload; the loser's blob PUT (If-None-Match: *) gets 409 BlobAlreadyExists and ensure_data crashes",
+)
+def test_two_sweeps_registering_the_same_assets_at_once_both_succeed(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, tmp_path: Path
+) -> None:
+    """Both processes find no version and upload; a barrier holds the first two blob uploads until both are sent,
+    so the race that is a matter of timing on the service is certain here."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rjobs.inputs.spec import load_job_spec
+    from rjobs.testing.fake_azureml.http import Reply, Request
+
+    inputs = {"seed": 1, "pause": 0.3, "fail": 0, "table": {"type": "uri_file", "path": "t.csv"}}
+    job = write_project(tmp_path / "project", azure=True, inputs=inputs)
+    (job.parent / "t.csv").write_text("a,b\n1,2\n")
+    spec = load_job_spec(job)
+    backends = [transport_backend(transport, job, env_smoke=False) for _ in range(2)]
+    barrier, held = threading.Barrier(2, timeout=60), []
+    answer = transport.service.answer
+
+    def racing(request: Request) -> Reply:
+        upload = request.method == "PUT" and request.host.endswith(".blob.core.windows.net") and not request.query
+        if upload and len(held) < 2:
+            held.append(request.url)
+            barrier.wait()
+        return answer(request)
+
+    transport.service.answer = racing  # type: ignore[method-assign]
+
+    def register(backend: Any) -> str:
+        backend.ensure_data(spec)
+        backend.ensure_environment(spec)
+        return str(backend.code_id(spec))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        codes = list(pool.map(register, backends))
+    assert codes[0] == codes[1]
+    assert [len(versions) for versions in workspace._assets["data"].values()] == [1]
