@@ -376,3 +376,10 @@ def finished_outputs(run_dir: Path) -> dict[Path, tuple[int, bytes]]:
                 if path.is_file():
                     found[path] = (path.stat().st_mtime_ns, path.read_bytes())
     return found
+
+
+def job_groups(run_dir: Path) -> dict[str, int]:
+    """Each submitted local job's process group, from the handle the backend writes once it has started it (R can
+    start first on a loaded machine: wait for these, not for R's own marker alone)."""
+    handles = [json.loads(path.read_text()) for path in run_dir.glob("*/.jobs/*/handle.json")]
+    return {handle["job_name"]: int(handle["data"]["pid"]) for handle in handles}

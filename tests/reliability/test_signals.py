@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.support import live_group_members, read_launches, read_summary, wait_until, write_project
+from tests.reliability.support import (
+    job_groups,
+    live_group_members,
+    read_launches,
+    read_summary,
+    wait_until,
+    write_project,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 POLL_S = 0.2
@@ -92,11 +99,10 @@ def test_signal_cancels_every_job_exits_130_and_the_rerun_continues(
     try:
         assert wait_until(lambda: len(read_launches(marker)) == 3, OUTCOME_S), stderr.read_text()[-3000:]
         run_dir = project / "results" / "sig"
-        groups = {
-            json.loads(p.read_text())["job_name"]: int(json.loads(p.read_text())["data"]["pid"])
-            for p in run_dir.glob("*/.jobs/*/handle.json")
-        }
-        assert len(groups) == 3 and all(live_group_members(pgid) for pgid in groups.values())
+        # R can start before a loaded orchestrator writes the job's handle: wait for the handles, not a moment
+        assert wait_until(lambda: len(job_groups(run_dir)) == 3, OUTCOME_S), stderr.read_text()[-3000:]
+        groups = job_groups(run_dir)
+        assert all(live_group_members(pgid) for pgid in groups.values())
 
         signalled = time.monotonic()
         flow.send_signal(signum)

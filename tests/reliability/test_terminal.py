@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ import pytest
 
 from tests.reliability.support import (
     OUTCOME_S,
+    job_groups,
     live_group_members,
     read_launches,
     read_summary,
@@ -122,11 +122,9 @@ def start_sweep(
     terminal = Terminal(argv, env, as_shell_job=as_shell_job)
     started = wait_until(lambda: len(read_launches(tmp_path / "launches.txt")) == 2, 3 * OUTCOME_S)
     assert started, terminal.screen[-3000:]
-    return terminal, project / "results" / "tty", token
-
-
-def job_groups(run_dir: Path) -> list[int]:
-    return [int(json.loads(p.read_text())["data"]["pid"]) for p in run_dir.glob("*/.jobs/*/handle.json")]
+    run_dir = project / "results" / "tty"
+    assert wait_until(lambda: len(job_groups(run_dir)) == 2, OUTCOME_S), terminal.screen[-3000:]
+    return terminal, run_dir, token
 
 
 @pytest.fixture
@@ -142,8 +140,7 @@ def test_ctrl_c_at_the_terminal_cancels_writes_results_and_leaves_nothing(
 ) -> None:
     terminal, run_dir, token = start_sweep(tmp_path, temporary_server=temporary_server, prefect_api=prefect_api)
     try:
-        groups = job_groups(run_dir)
-        assert len(groups) == 2
+        groups = list(job_groups(run_dir).values())
 
         terminal.type_ctrl_c()
 
@@ -160,7 +157,7 @@ def test_ctrl_c_at_the_terminal_cancels_writes_results_and_leaves_nothing(
 
 def test_kill_9_of_the_cli_takes_its_temporary_server_with_it(tmp_path: Path) -> None:
     terminal, run_dir, token = start_sweep(tmp_path, temporary_server=True, prefect_api=None, as_shell_job=True)
-    groups = job_groups(run_dir)
+    groups = list(job_groups(run_dir).values())
     try:
         os.kill(terminal.process.pid, signal.SIGKILL)
         terminal.process.wait(timeout=OUTCOME_S)
