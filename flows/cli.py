@@ -12,12 +12,14 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from flows.temporary_server import TemporaryServer
 from rjobs.core.errors import InputError
 from rjobs.engine.ledger import RunLedger
 from rjobs.engine.plan import emit_yaml
 from rjobs.engine.wiring import PreparedSweep, prepare
-from rjobs.inputs.options import ResolvedSweep, SweepOptions, resolve
+from rjobs.inputs.options import ResolvedSweep, SweepOptions, option_error, resolve
 from rjobs.results.selection import NoEligibleCellError
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
@@ -37,8 +39,9 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
         default = None if field.default_factory else field.default
         if field.annotation is bool:
             parser.add_argument(flag, dest=name, action="store_true", help=help_text)
-        elif name == "param":
-            parser.add_argument(flag, dest=name, action="append", default=[], metavar="KEY=V1,V2", help=help_text)
+        elif typing.get_origin(field.annotation) is list:
+            metavar = "KEY=V1,V2" if name == "param" else "NAME"
+            parser.add_argument(flag, dest=name, action="append", default=[], metavar=metavar, help=help_text)
         elif typing.get_origin(field.annotation) is typing.Literal:
             parser.add_argument(
                 flag,
@@ -56,9 +59,13 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def options_from_args(namespace: argparse.Namespace) -> SweepOptions:
-    """Only the flags the user gave override the model's defaults."""
+    """Only the flags the user gave override the model's defaults; a value the model refuses is an InputError
+    naming the flag and the fix, not pydantic's report."""
     given: dict[str, Any] = {k: v for k, v in vars(namespace).items() if v is not None}
-    return SweepOptions(**given)
+    try:
+        return SweepOptions(**given)
+    except ValidationError as exc:
+        raise option_error(exc) from None
 
 
 def print_plan(prepared: PreparedSweep) -> None:

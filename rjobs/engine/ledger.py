@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -83,11 +84,15 @@ class RunLedger:
             return None
         known = set(CellRecord.__dataclass_fields__)
         try:
-            return CellRecord(**{k: v for k, v in raw.items() if k in known})
+            record = CellRecord(**{k: v for k, v in raw.items() if k in known})
         except TypeError:
             return None
+        if isinstance(record.metrics, dict):  # status.json is strict JSON: a NaN metric was saved as null
+            record.metrics = {k: math.nan if v is None else v for k, v in record.metrics.items()}
+        return record
 
     def save(self, record: CellRecord) -> None:
+        """status.json as strict JSON: a NaN or infinite metric is written as null (and read back as NaN)."""
         atomic_write_json(self.status_path(record.cell), asdict(record))
 
     def records(self) -> list[CellRecord]:

@@ -54,14 +54,28 @@ def make_backend(sweep: ResolvedSweep) -> Backend:
     if options.backend == "local":
         from rjobs.backends.local.backend import LocalBackend
 
-        return LocalBackend(rscript=options.rscript, dockerfile=dockerfile_path(sweep.environment_file))
+        return LocalBackend(
+            rscript=options.rscript,
+            dockerfile=dockerfile_path(sweep.environment_file),
+            pass_env=options.pass_env,
+            results_root=sweep.results_root,
+        )
     if options.backend == "azureml":
         from rjobs.backends.azureml.backend import AzureMLBackend
         from rjobs.backends.azureml.workspace import make_ml_client
 
+        if options.pass_env:
+            raise InputError(
+                "--pass-env",
+                ", ".join(options.pass_env),
+                "only passes variables to local jobs",
+                "on Azure a job sees job.yml's environment_variables: set the variable there",
+            )
         if not options.no_mlflow and options.tracking_uri is None:
             from rjobs.results.tracking import require_azureml_mlflow
 
             require_azureml_mlflow()
-        return AzureMLBackend(make_ml_client(options.workspace_config), environment_file=sweep.environment_file)
+        backend = AzureMLBackend(make_ml_client(options.workspace_config), environment_file=sweep.environment_file)
+        backend.code.exclude = (sweep.results_root,)  # the code snapshot never uploads the results folder
+        return backend
     raise InputError("--backend", options.backend, "is not a backend", "choose local or azureml")

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from rjobs.core.errors import InputError
 from rjobs.core.hashing import content_hash, hash_tree
 from rjobs.core.naming import check_run_name, slug
+from rjobs.core.snapshot import code_snapshot, snapshot_hash
 from rjobs.inputs.command import entry_script
-from rjobs.inputs.grid import DEFAULT_MAX_CELLS, Cell, build_cells, canonical_params
+from rjobs.inputs.grid import DEFAULT_MAX_CELLS, MAX_CELLS_CEILING, Cell, build_cells, canonical_params
 from rjobs.inputs.result_options import Objective, check_result_options, parse_objective
 from rjobs.inputs.spec import JobSpec, check_local_files, load_job_spec
+from rjobs.inputs.yaml_source import read_yaml_file
 
 BACKENDS = ("local", "azureml")
 
@@ -44,8 +47,14 @@ class SweepOptions(BaseModel):
     retries: int = Field(1, ge=0, description="extra attempts for a failed cell")
     timeout: float | None = Field(None, gt=0, description="seconds a job may run before it is cancelled")
     poll_interval: float | None = Field(None, gt=0, description="seconds between status polls (backend default)")
-    max_cells: int = Field(DEFAULT_MAX_CELLS, ge=1, description="refuse grids with more cells than this")
+    max_cells: int = Field(
+        DEFAULT_MAX_CELLS, ge=1, le=MAX_CELLS_CEILING, description="refuse grids with more cells than this"
+    )
     rscript: str = Field("Rscript", description="Rscript executable for the local backend")
+    pass_env: list[str] = Field(
+        default_factory=list,
+        description="environment variable a local job may see besides job.yml's and R's own (repeatable)",
+    )
     global_limit: str | None = Field(
         None, description="Prefect global concurrency limit shared by all sweeps (cluster quota); created if missing"
     )
@@ -92,11 +101,16 @@ class ResolvedSweep:
         return Path(self.options.results)
 
 
-def derive_run_name(spec: JobSpec, cells: list[Cell], environment_file: Path | None) -> str:
-    """Same job, code, data, environment and grid give the same run name, so a re-run resumes."""
-    parts = [canonical_params(dict(spec.raw))]
+def derive_run_name(
+    spec: JobSpec, cells: list[Cell], environment_file: Path | None, results: Path | None = None
+) -> str:
+    """Same job, code, data, environment and grid give the same run name, so a re-run resumes. The code counts as
+    its snapshot (core.snapshot): results inside the code folder, .git, .venv and ignored files change nothing."""
+    parts = [json.dumps(spec.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)]
     if spec.code is not None and spec.code.is_dir():
-        parts.append(hash_tree(spec.code))
+        snapshot = code_snapshot(spec.code, exclude=[results] if results is not None else [])
+        snapshot.warn()
+        parts.append(snapshot_hash(snapshot))
     for spec_input in spec.inputs.values():
         if spec_input.is_local and spec.local_path(spec_input).exists():
             parts.append(hash_tree(spec.local_path(spec_input)))
@@ -119,6 +133,7 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
     """Load and check job, grid and names; every problem is an InputError before anything runs."""
     if options.backend not in BACKENDS:
         raise InputError("--backend", options.backend, "is not a backend", f"choose one of {', '.join(BACKENDS)}")
+    check_results_folder(options.results)
     spec = load_job_spec(options.job)
     check_local_files(spec, entry_script(spec))
     grid_file = options.grid or _beside(spec, "grid.yml")
@@ -138,23 +153,67 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
             "give the account URL without its '?...' query and put the SAS token in AZURE_STORAGE_SAS_TOKEN",
         )
     check_result_options(options.select, options.register_model, options.model_path, "--register-model")
-    run = check_run_name(options.run_name) if options.run_name else derive_run_name(spec, cells, environment_file)
+    run = (
+        check_run_name(options.run_name)
+        if options.run_name
+        else derive_run_name(spec, cells, environment_file, Path(options.results))
+    )
     objective = parse_objective(options.select) if options.select else None
     return ResolvedSweep(
         options=options, spec=spec, cells=cells, run=run, environment_file=environment_file, objective=objective
     )
 
 
+def check_results_folder(results: str) -> None:
+    """--results must be a folder this process can create and write: found here, not after Prefect started."""
+    path = Path(results).absolute()
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    fix = "give --results a folder you can write to (it is created if missing)"
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"is inside {existing}, which is a file"
+        raise InputError("--results", results, f"{where}, not a folder", fix)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise InputError("--results", results, f"cannot be written ({existing}: {exc.strerror})", fix) from None
+
+
 def dockerfile_path(environment_file: Path | None) -> Path | None:
     """The Dockerfile an environment YAML builds from (build.path + build.dockerfile_path)."""
     if environment_file is None:
         return None
-    try:
-        raw = yaml.safe_load(environment_file.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(environment_file, None, f"cannot be read ({exc})", "fix the environment YAML") from None
+    raw = read_yaml_file(environment_file, "pass --environment with your environment YAML") or {}
     build = raw.get("build") if isinstance(raw, dict) else None
     if not isinstance(build, dict) or not build.get("path"):
         return None
     context = (environment_file.parent / str(build["path"])).resolve()
     return context / str(build.get("dockerfile_path") or "Dockerfile")
+
+
+BOUNDS = {
+    "greater_than_equal": ("must be at least {ge}", ">= {ge}"),
+    "greater_than": ("must be more than {gt}", "> {gt}"),
+    "less_than_equal": ("must be at most {le}", "<= {le}"),
+    "less_than": ("must be less than {lt}", "< {lt}"),
+}
+
+
+def option_error(exc: ValidationError) -> InputError:
+    """Pydantic's first complaint about SweepOptions as one line naming the flag, the value and what to pass."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error.get("loc") else ""
+    flag = "--" + name.replace("_", "-") if name else "options"
+    field = SweepOptions.model_fields.get(name)
+    kind = "whole number" if field is not None and field.annotation is int else "number"
+    got = f" (got {error['input']})" if "input" in error and not isinstance(error["input"], dict) else ""
+    context = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in (error.get("ctx") or {}).items()}
+    if error["type"] in BOUNDS:
+        problem, bound = BOUNDS[error["type"]]
+        return InputError(flag, None, problem.format(**context) + got, f"pass a {kind} {bound.format(**context)}")
+    if error["type"] in ("int_parsing", "int_from_float", "float_parsing", "int_type", "float_type"):
+        return InputError(flag, None, f"must be a {kind}{got}", f"pass a {kind}, e.g. {flag} 4")
+    message = str(error.get("msg", "is not valid")).rstrip(".")
+    return InputError(flag, None, f"{message[:1].lower()}{message[1:]}{got}", "see --help for what it takes")

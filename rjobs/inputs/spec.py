@@ -1,4 +1,5 @@
-"""The engine's own model of an Azure ML command-job YAML (job.yml), read without the Azure SDK."""
+"""The engine's own model of an Azure ML command-job YAML (job.yml), read without the Azure SDK: every scalar is the
+text the user wrote (rjobs.inputs.yaml_source), so a literal input reaches R as written."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rjobs.core.errors import InputError
+from rjobs.core.values import argument_problem, value_text
+from rjobs.inputs.yaml_source import read_yaml_file
 
 Scalar = str | int | float | bool
 DATA_TYPES = frozenset({"uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model", "triton_model"})
@@ -46,11 +47,11 @@ KNOWN_KEYS = frozenset(
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One job input: a literal value, or a data reference (local path or remote URI)."""
+    """One job input: a literal value (the text R receives), or a data reference (local path or remote URI)."""
 
     name: str
     type: str
-    value: Scalar | None = None
+    value: str | None = None
     path: str | None = None
     mode: str | None = None
 
@@ -66,8 +67,8 @@ class InputSpec:
     def with_value(self, value: Scalar) -> InputSpec:
         """The same input bound to a cell's value: literal stays literal, a data input gets a new path."""
         if self.is_literal:
-            return replace(self, value=value)
-        return replace(self, path=str(value))
+            return replace(self, value=value_text(value))
+        return replace(self, path=value_text(value))
 
 
 @dataclass(frozen=True)
@@ -122,17 +123,14 @@ class JobSpec:
         return list(seen)
 
 
-def _read_yaml(path: Path) -> Any:
-    if not path.is_file():
-        raise InputError(path, None, "file not found", "pass --job with the path of your job YAML")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}" if mark else None
+def _argument(path: Path, key: str, text: str) -> str:
+    """A text that will be one of R's arguments (or environment strings), checked before anything runs."""
+    problem = argument_problem(text)
+    if problem:
         raise InputError(
-            path, line, f"is not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax"
-        ) from None
+            path, key, f"value {text[:40]!r} {problem}", "shorten it, or pass the data as a uri_file input"
+        )
+    return text
 
 
 def _parse_input(path: Path, name: str, raw: Any) -> InputSpec:
@@ -140,7 +138,7 @@ def _parse_input(path: Path, name: str, raw: Any) -> InputSpec:
     if raw is None or isinstance(raw, str | int | float | bool):
         if raw is None:
             raise InputError(path, key, "has no value", "give it a literal value or a {type, path} mapping")
-        return InputSpec(name=name, type="literal", value=raw)
+        return InputSpec(name=name, type="literal", value=_argument(path, key, value_text(raw)))
     if not isinstance(raw, Mapping):
         raise InputError(path, key, f"is a {type(raw).__name__}", "use a literal value or a {type, path} mapping")
     kind = raw.get("type", "uri_folder")
@@ -177,13 +175,13 @@ def _string_map(path: Path, key: str, raw: Any) -> dict[str, str]:
         return {}
     if not isinstance(raw, Mapping):
         raise InputError(path, key, "is not a mapping", f"write {key} as name: value pairs")
-    return {str(k): "" if v is None else str(v) for k, v in raw.items()}
+    return {str(k): _argument(path, f"{key}.{k}", value_text(v)) for k, v in raw.items()}
 
 
 def load_job_spec(path: str | Path) -> JobSpec:
     """Read job.yml and check what the engine relies on, raising InputError with file, key and fix."""
     path = Path(path).resolve()
-    raw = _read_yaml(path)
+    raw = read_yaml_file(path, "pass --job with the path of your job YAML")
     if not isinstance(raw, Mapping):
         raise InputError(
             path, None, "is not a YAML mapping", "write the Azure ML command-job schema (command:, code:, inputs:)"
@@ -195,6 +193,8 @@ def load_job_spec(path: str | Path) -> JobSpec:
         raise InputError(
             path, "command", "is missing or empty", "give the command, e.g. Rscript train.R --seed ${{inputs.seed}}"
         )
+    if "\x00" in command:
+        raise InputError(path, "command", "contains a NUL byte, which no program argument can carry", "remove it")
     raw_inputs = raw.get("inputs") or {}
     if not isinstance(raw_inputs, Mapping):
         raise InputError(path, "inputs", "is not a mapping", "write inputs as name: value or name: {type, path}")

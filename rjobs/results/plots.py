@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rjobs.core.states import JobState
-from rjobs.core.values import value_text
+from rjobs.core.values import number_of, value_text
 from rjobs.engine.ledger import CellRecord, RunLedger
 from rjobs.inputs.result_options import Objective, parse_objective
 from rjobs.results.selection import eligible, select_best
@@ -57,10 +57,6 @@ def grid_order(ledger: RunLedger, records: Sequence[CellRecord]) -> dict[str, li
     return order
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _label(value: Any) -> str:
     """A category as tick text: long '+'-joined feature lists wrap at '+' instead of running into each other."""
     text = value_text(value) or "(unset)"
@@ -91,8 +87,9 @@ def build_figure(
         xs = [r.cell if key == "cell" and not grid_keys else r.params.get(key) for r, _ in points]
         ys = [value for _, value in points]
         is_best = [r.cell == best.cell for r, _ in points]  # type: ignore[union-attr]
-        if xs and all(_is_number(x) for x in xs):
-            _numeric_panel(ax, xs, ys, is_best)
+        numbers = [number_of(x) for x in xs]
+        if xs and all(n is not None for n in numbers):
+            _numeric_panel(ax, numbers, ys, is_best, [value_text(x) for x in xs])
         else:
             _category_panel(ax, xs, ys, is_best, order.get(key, []))
         ax.set_xlabel(key)
@@ -120,13 +117,15 @@ def _split(
     return [x for x, _ in rest], [y for _, y in rest], [x for x, _ in top], [y for _, y in top]
 
 
-def _numeric_panel(ax: Axes, xs: list[Any], ys: list[float], is_best: list[bool]) -> None:
+def _numeric_panel(ax: Axes, xs: list[Any], ys: list[float], is_best: list[bool], texts: list[str]) -> None:
+    """Values that read as numbers (params are texts: "010", "1e-7") placed by number, labelled as written."""
     px, py, bx, by = _split(xs, ys, is_best)
     ax.scatter(px, py, s=28, color=POINT, alpha=0.7, zorder=3)
     _mark_best(ax, bx, by)
     distinct = sorted(set(xs))
     if len(distinct) <= 10:
-        ax.set_xticks(distinct)
+        written = dict(zip(reversed(xs), reversed(texts), strict=True))  # the first spelling of each number
+        ax.set_xticks(distinct, [written[x] for x in distinct])
         span = (distinct[-1] - distinct[0]) or 1
         ax.set_xlim(distinct[0] - 0.15 * span, distinct[-1] + 0.15 * span)
 

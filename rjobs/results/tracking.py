@@ -1,7 +1,8 @@
 """Log a finished sweep to MLflow from the ledger: a parent run per sweep and a nested child run per cell.
 
 Re-logging the same sweep updates its runs in place (found by the tags rjobs.run and rjobs.cell), so the
-orchestrator can call it after every resume. MlflowClient only: the flow is multi-threaded and MLflow's
+orchestrator can call it after every resume; one process at a time per sweep (results.mlflow_lock), so two flows on
+one run name never create two sets of runs. MlflowClient only: the flow is multi-threaded and MLflow's
 fluent API keeps global state.
 """
 
@@ -16,12 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rjobs.core.errors import InputError
-from rjobs.core.files import iter_outputs
-from rjobs.core.hashing import hash_tree
+from rjobs.core.hashing import hash_listing
 from rjobs.core.naming import slug
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord, RunLedger
 from rjobs.inputs.spec import JobSpec
+from rjobs.results.mlflow_artifacts import ARTIFACT_PATH as ARTIFACT_PATH
+from rjobs.results.mlflow_artifacts import log_outputs, outputs_listing
+from rjobs.results.mlflow_lock import sweep_log_lock
 from rjobs.results.mlflow_runs import (
     CELL_TAG,
     KIND_TAG,
@@ -41,7 +44,6 @@ log = logging.getLogger(__name__)
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 OUTPUTS_HASH_TAG = "rjobs.outputs_sha256"
-ARTIFACT_PATH = "outputs"
 MAX_PARAM_LENGTH, MAX_TAG_LENGTH, BATCH = 6000, 8000, 100
 AZURE_EXTRA_FIX = "install the optional extra (uv sync --extra azureml-mlflow), or pass --tracking-uri or --no-mlflow"
 
@@ -224,10 +226,24 @@ def log_sweep(
     tracking_uri: str | None = None,
     client: MlflowClient | None = None,
 ) -> TrackingResult:
-    """Create or update the sweep's parent run and one child run per record; artifacts only when changed."""
+    """Create or update the sweep's parent run and one child run per record; artifacts only when changed. Holds the
+    sweep's MLflow lock throughout, so what it finds by tag is still all there is when it creates what is missing."""
     check_filter_value("run name", ledger.run)
     for record in records:
         check_filter_value("cell", record.cell)
+    with sweep_log_lock(ledger.run_dir):
+        return _log_sweep(ledger, records, experiment, backend, params, tracking_uri, client)
+
+
+def _log_sweep(
+    ledger: RunLedger,
+    records: Sequence[CellRecord],
+    experiment: str,
+    backend: str,
+    params: Mapping[str, Any] | None,
+    tracking_uri: str | None,
+    client: MlflowClient | None,
+) -> TrackingResult:
     tracking_uri = tracking_uri or local_tracking_uri(ledger.root)
     client = client or make_client(tracking_uri)
     local_store = tracking_uri.startswith("sqlite:")
@@ -297,9 +313,10 @@ def _log_cell(
         run_id = child.info.run_id
     changed = _log_batch(client, child, run_id, record.params, record.metrics, cell_tags(ledger.run, record))
     outputs = ledger.outputs_dir(record.cell)
-    digest = hash_tree(outputs) if any(True for _ in iter_outputs(outputs)) else ""
+    listing = outputs_listing(outputs)
+    digest = hash_listing(listing.files) if listing.files else ""
     if digest and digest != (child.data.tags.get(OUTPUTS_HASH_TAG) if child is not None else None):
-        client.log_artifacts(run_id, str(outputs), artifact_path=ARTIFACT_PATH)
+        log_outputs(client, run_id, outputs, listing)
         client.set_tag(run_id, OUTPUTS_HASH_TAG, digest)  # only after the upload: a failed one is retried next time
         result.artifacts_logged += 1
         changed = True

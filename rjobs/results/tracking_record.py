@@ -12,6 +12,7 @@ from typing import Any
 
 from rjobs.core.files import atomic_write_json, iter_outputs
 from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.results.mlflow_lock import sweep_log_lock
 from rjobs.results.tracking import TrackingResult, local_tracking_uri, log_sweep
 
 RECORD_FILE = "mlflow.json"
@@ -70,15 +71,17 @@ def log_sweep_if_changed(
     tracking_uri: str | None = None,
 ) -> tuple[TrackingResult, bool]:
     """log_sweep, unless the last successful log held the same records; the result and whether it logged.
-    The record is written only after log_sweep returns: a failed log is retried on the next run."""
+    The record is written only after log_sweep returns: a failed log is retried on the next run. The check, the log
+    and the record happen under the sweep's MLflow lock: a second process waits, then finds it has nothing to do."""
     tracking_uri = tracking_uri or local_tracking_uri(ledger.root)
     digest = fingerprint(ledger, records, experiment, backend, params or {})
-    previous = unchanged_since_last_log(ledger, tracking_uri, digest)
-    if previous is not None:
-        return previous, False
-    result = log_sweep(
-        ledger, records, experiment=experiment, backend=backend, params=params, tracking_uri=tracking_uri
-    )
-    record = {"fingerprint": digest, **{k: v for k, v in asdict(result).items() if k in RECORDED}}
-    atomic_write_json(record_path(ledger), record)
+    with sweep_log_lock(ledger.run_dir):
+        previous = unchanged_since_last_log(ledger, tracking_uri, digest)
+        if previous is not None:
+            return previous, False
+        result = log_sweep(
+            ledger, records, experiment=experiment, backend=backend, params=params, tracking_uri=tracking_uri
+        )
+        record = {"fingerprint": digest, **{k: v for k, v in asdict(result).items() if k in RECORDED}}
+        atomic_write_json(record_path(ledger), record)
     return result, True

@@ -1,6 +1,8 @@
-"""Secrets in the environment (a storage connection string and account key, a SAS, tokens) appear nowhere a run
-writes: results folder (MLflow store included), terminal, logs, emitted YAML, the Prefect server's flow-run
-parameters, logs and artifacts, and what the Azure fake was sent and stored."""
+"""Secrets in the environment (a storage connection string and account key, a SAS, tokens, a database URL) appear
+nowhere a run writes: results folder (MLflow store included), terminal, logs, emitted YAML, the Prefect server's
+flow-run parameters, logs and artifacts, and what the Azure fake was sent and stored. A local job's environment is an
+allowlist (job.yml's environment_variables, what R needs, --pass-env), so whatever a secret is called, R never has it.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 import pytest
+import yaml
 
 from flows.cli import main
 from rjobs.storage.clients import CONNECTION_STRING_ENV
+from tests.reliability.support import write_project
 
 if TYPE_CHECKING:
     from rjobs.testing.fake_mlclient import FakeMLClient
@@ -28,13 +32,16 @@ pytestmark = [
 
 @pytest.fixture
 def env_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Credentials a user's shell may well hold while running a sweep; unique per test."""
+    """Credentials a user's shell may well hold while running a sweep, under names no denylist would catch as well as
+    obvious ones; unique per test."""
     token = uuid.uuid4().hex
     secrets = {
         "AZURE_CLIENT_SECRET": f"client-secret-{token}",
         "MLFLOW_TRACKING_TOKEN": f"mlflow-token-{token}",
         "GITHUB_TOKEN": f"ghp_{token}",
         "AZUREML_ACCESS_TOKEN": f"eyJhbGciOiJSUzI1NiJ9.{token}.sig",
+        "DATABASE_URL": f"postgres://app:{token}-db@db.internal/prod",
+        "MY_SERVICE_CONFIG": f"endpoint=https://svc.internal;key={token}-svc",
     }
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
@@ -202,3 +209,48 @@ def test_a_sas_from_the_environment_uploads_and_is_not_kept(
     codes, haystacks = run_and_collect(demo_project, args, capfd, caplog)
     assert codes == (0, 0)
     assert leaks([sas.split("sig=")[1].split("&")[0]], haystacks) == []
+
+
+ENV_R = r"""
+dir.create("outputs", showWarnings = FALSE)
+env <- Sys.getenv()
+writeLines(paste0(names(env), "=", env), "outputs/env.txt")
+print(as.list(env))
+writeLines('{"n": 1}', "outputs/metrics.json")
+"""
+
+
+def test_a_local_job_sees_only_its_allowlisted_environment(
+    tmp_path: Path,
+    env_secrets: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """R prints its whole environment to its log and outputs: only the allowlist may be there, nothing else the
+    orchestrator had, and no secret anywhere a run writes (log tails, summary, MLflow, Prefect)."""
+    project = tmp_path / "project"
+    job = write_project(project, script=ENV_R, script_name="env.R", command="Rscript env.R", inputs={}, azure=True)
+    spec = yaml.safe_load(job.read_text())
+    spec["environment_variables"] = {"FROM_JOB": "declared", "DATABASE_URL": "sqlite:///local.db"}
+    job.write_text(yaml.safe_dump(spec))
+    for name, value in {"MY_PASSED": "passed-value", "R_PLANTED": "r", "RJOBS_PLANTED": "rj", "LC_PAPER": "C"}.items():
+        monkeypatch.setenv(name, value)
+    codes, haystacks = run_and_collect(project, ["--run-name", "allow", "--pass-env", "MY_PASSED"], capfd, caplog)
+    assert codes == (0, 0)
+
+    (env_file,) = (project / "results" / "allow").glob("*/outputs/env.txt")
+    seen = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    expected = {
+        "MY_PASSED": "passed-value",
+        "FROM_JOB": "declared",
+        "DATABASE_URL": "sqlite:///local.db",  # job.yml's value, never the shell's
+        "R_PLANTED": "r",
+        "RJOBS_PLANTED": "rj",
+        "LC_PAPER": "C",
+        "TZ": "UTC",
+    }
+    assert {name: seen.get(name) for name in expected} == expected
+    assert "PATH" in seen and "HOME" in seen and seen["RJOBS_JOB_NAME"].startswith("allow-")
+    assert sorted(set(env_secrets) - {"DATABASE_URL"} & set(seen)) == []
+    assert leaks(env_secrets.values(), haystacks) == []

@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rjobs.core.files import atomic_write_json, atomic_write_text, tail_text
+from rjobs.core.files import atomic_write_json, atomic_write_text, finite, tail_text
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord, RunLedger, read_metrics
 
@@ -293,3 +296,65 @@ def test_tail_text(tmp_path: Path, content: bytes, kwargs: dict[str, int], expec
 
 def test_tail_of_a_missing_log_is_empty(tmp_path: Path) -> None:
     assert tail_text(tmp_path / "nope.txt") == ""
+
+
+# --- strict JSON -----------------------------------------------------------------------------------------
+
+
+def strict_loads(text: str) -> Any:
+    """json.loads that refuses what only Python's json writes: bare NaN, Infinity and -Infinity."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not strict JSON: bare {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_nan_metric_is_null_in_status_json_and_nan_again_when_read(tmp_path: Path) -> None:
+    ledger = RunLedger(tmp_path, "sweep")
+    record = CellRecord(cell="c1", params={"seed": "1"}, metrics={"rmse": math.nan, "r2": math.inf, "mae": 1.5})
+    ledger.save(record)
+    raw = strict_loads(ledger.status_path("c1").read_text(encoding="utf-8"))
+    assert raw["metrics"] == {"rmse": None, "r2": None, "mae": 1.5}
+    loaded = ledger.load("c1")
+    assert loaded is not None and math.isnan(loaded.metrics["rmse"]) and math.isnan(loaded.metrics["r2"])
+    assert loaded.metrics["mae"] == 1.5
+
+
+def test_run_json_is_strict(tmp_path: Path) -> None:
+    path = RunLedger(tmp_path, "sweep").write_run({"best": {"rmse": math.nan}, "scores": [math.inf, 1.0]})
+    assert strict_loads(path.read_text(encoding="utf-8")) == {"best": {"rmse": None}, "scores": [None, 1.0]}
+
+
+JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10))
+JSON_DATA = st.recursive(
+    JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(JSON_DATA)
+def test_property_every_json_written_parses_strictly(tmp_path_factory: pytest.TempPathFactory, data: Any) -> None:
+    path = tmp_path_factory.mktemp("json") / "data.json"
+    atomic_write_json(path, data)
+    assert strict_loads(path.read_text(encoding="utf-8")) == json.loads(json.dumps(finite(data)))
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    st.dictionaries(st.text(min_size=1, max_size=8), st.floats(), max_size=5),
+    st.dictionaries(st.sampled_from(["seed", "alpha", "model"]), st.text(max_size=8), max_size=3),
+)
+def test_property_status_json_is_strict_and_round_trips(
+    tmp_path_factory: pytest.TempPathFactory, metrics: dict[str, float], params: dict[str, str]
+) -> None:
+    ledger = RunLedger(tmp_path_factory.mktemp("ledger"), "sweep")
+    ledger.save(CellRecord(cell="c1", params=params, metrics=metrics))
+    strict_loads(ledger.status_path("c1").read_text(encoding="utf-8"))
+    loaded = ledger.load("c1")
+    assert loaded is not None and loaded.params == params
+    assert set(loaded.metrics) == set(metrics)
+    for name, value in metrics.items():
+        assert loaded.metrics[name] == value if math.isfinite(value) else math.isnan(loaded.metrics[name])

@@ -65,19 +65,14 @@ def test_repo_job_data_input(repo_spec: JobSpec) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "kind"),
-    [
-        ("model", "lm", str),
-        ("features", "flipper_length_mm+species", str),
-        ("test_fraction", 0.25, float),
-        ("seed", 1, int),
-    ],
+    ("name", "value"),
+    [("model", "lm"), ("features", "flipper_length_mm+species"), ("test_fraction", "0.25"), ("seed", "1")],
 )
-def test_repo_job_literals(repo_spec: JobSpec, name: str, value: object, kind: type) -> None:
+def test_repo_job_literals_are_the_text_as_written(repo_spec: JobSpec, name: str, value: str) -> None:
     spec_input = repo_spec.inputs[name]
     assert spec_input.is_literal and not spec_input.is_local
     assert spec_input.value == value
-    assert type(spec_input.value) is kind
+    assert type(spec_input.value) is str
 
 
 def test_repo_job_environment_compute_tags(repo_spec: JobSpec) -> None:
@@ -95,9 +90,11 @@ def test_repo_job_local_files_exist(repo_spec: JobSpec) -> None:
 
 
 def test_with_value_binds_literal_or_path() -> None:
-    literal = InputSpec(name="seed", type="literal", value=1)
+    literal = InputSpec(name="seed", type="literal", value="1")
     data = InputSpec(name="penguins", type="uri_file", path="data/a.csv")
-    assert literal.with_value(7).value == 7
+    assert literal.with_value("007").value == "007"
+    assert literal.with_value(7).value == "7"
+    assert literal.with_value(True).value == "true"
     assert data.with_value("other.csv").path == "other.csv"
     assert data.with_value("other.csv").type == "uri_file"
 
@@ -177,7 +174,7 @@ def test_relative_paths_resolve_against_the_yaml_folder(tmp_path: Path, monkeypa
 def test_unknown_top_level_keys_are_kept_as_extra(tmp_path: Path) -> None:
     spec = load_job_spec(write_job(tmp_path, "command: Rscript train.R\nresources:\n  instance_count: 1\nfoo: bar\n"))
     assert dict(spec.extra) == {"foo": "bar"}
-    assert spec.raw["resources"] == {"instance_count": 1}
+    assert spec.raw["resources"] == {"instance_count": "1"}  # azure-ai-ml reads resources itself, typed
 
 
 # --- check_local_files --------------------------------------------------------------------------
@@ -241,3 +238,62 @@ def test_remote_paths_are_not_local(tmp_path: Path, uri: str) -> None:
     assert spec.inputs["penguins"].path == uri
     assert not spec.inputs["penguins"].is_local
     check_local_files(spec, "train.R")  # a remote path is never looked for on disk
+
+
+# --- values as written, keys once, no aliases ---------------------------------------------------------
+
+
+def test_literal_inputs_are_the_text_as_written(tmp_path: Path) -> None:
+    spellings = ["010", "0x10", "1_000", "1:30", "yes", "on", "1.5e-7", ".nan", "2024-01-01", "'16'", '"true"']
+    inputs = "".join(f"  v{n}: {text}\n" for n, text in enumerate(spellings))
+    spec = load_job_spec(write_job(tmp_path, "command: Rscript train.R\ninputs:\n" + inputs))
+    expected = [text.strip("'\"") for text in spellings]
+    assert [spec.inputs[f"v{n}"].value for n in range(len(spellings))] == expected
+    assert spec.raw["inputs"]["v0"] == "010"
+
+
+def test_tags_and_environment_variables_are_the_text_as_written(tmp_path: Path) -> None:
+    text = "command: Rscript train.R\ntags: {release: 1.10, on: yes}\nenvironment_variables: {OMP_NUM_THREADS: 01}\n"
+    spec = load_job_spec(write_job(tmp_path, text))
+    assert dict(spec.tags) == {"release": "1.10", "on": "yes"}
+    assert dict(spec.environment_variables) == {"OMP_NUM_THREADS": "01"}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        ("command: Rscript a.R\ninputs: {}\ncommand: Rscript b.R\n", 3, "command"),
+        ("command: Rscript a.R\ninputs:\n  seed: 1\n  seed: 2\n", 4, "seed"),
+    ],
+)
+def test_a_key_given_twice_is_refused_with_file_line_and_key(tmp_path: Path, text: str, line: int, key: str) -> None:
+    path = write_job(tmp_path, text)
+    with pytest.raises(InputError) as caught:
+        load_job_spec(path)
+    assert str(caught.value).startswith(f"{path}: line {line}: key {key!r} appears twice")
+    assert caught.value.exit_code == 2
+
+
+def test_an_alias_bomb_in_job_yml_is_refused_at_once(tmp_path: Path) -> None:
+    layers = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    layers += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(9)]
+    path = write_job(tmp_path, "command: Rscript a.R\n" + "\n".join(layers) + "\n")
+    with pytest.raises(InputError, match=r"line 3: uses the alias \*a; write the value out in full"):
+        load_job_spec(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('command: "Rscript a.R\\0"\n', "command"),
+        ('command: Rscript a.R\ninputs:\n  v: "a\\0b"\n', "inputs.v"),
+        ('command: Rscript a.R\nenvironment_variables:\n  X: "a\\0b"\n', "environment_variables.X"),
+        ("command: Rscript a.R\ninputs:\n  v: " + "x" * 140_000 + "\n", "inputs.v"),
+    ],
+    ids=["nul-command", "nul-input", "nul-env", "too-long-input"],
+)
+def test_a_value_no_program_can_receive_is_an_input_error(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(InputError) as caught:
+        load_job_spec(write_job(tmp_path, text))
+    assert caught.value.key == key and caught.value.exit_code == 2
+    assert len(str(caught.value)) < 300

@@ -6,8 +6,9 @@ Both run once before the fan-out, so they ride out a transient control-plane err
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rjobs.backends.azureml.calls import ServiceCalls
@@ -15,6 +16,7 @@ from rjobs.core.errors import InputError
 from rjobs.core.hashing import hash_tree
 from rjobs.core.naming import slug
 from rjobs.core.retry import RetryPolicy
+from rjobs.core.snapshot import code_snapshot, copy_snapshot, snapshot_hash
 from rjobs.inputs.spec import InputSpec, JobSpec, check_local_files
 
 log = logging.getLogger(__name__)
@@ -79,13 +81,16 @@ class DataAssets:
 
 class CodeAssets:
     """The code folder registered once per process as a Code asset versioned by content; jobs reference its id, so
-    concurrent first submissions never race on the same upload."""
+    concurrent first submissions never race on the same upload. Content is the code snapshot (core.snapshot), the
+    one the local backend copies and the run name hashes: what is uploaded is a copy of exactly its files."""
 
     def __init__(self, calls: ServiceCalls, retry: RetryPolicy, uploader: CodeUploader | None = None) -> None:
         self.calls = calls
         self.retry = retry
         self.uploader = uploader or self.upload
         self.ids: dict[Path, str] = {}
+        self.exclude: Sequence[Path] = ()
+        """Folders the snapshot leaves out when inside the code folder: the sweep's results (set by wiring)."""
         self._lock = threading.Lock()
 
     def ensure(self, spec: JobSpec) -> str | None:
@@ -96,14 +101,17 @@ class CodeAssets:
             if spec.code in self.ids:
                 return self.ids[spec.code]
         name = slug(f"{spec.experiment}-{spec.code.name}", limit=120)
-        version = hash_tree(spec.code)[:VERSION_LENGTH]
+        snapshot = code_snapshot(spec.code, exclude=self.exclude)
+        snapshot.warn()
+        version = snapshot_hash(snapshot)[:VERSION_LENGTH]
         reference = self.uploader(spec.code, name, version)
         with self._lock:
             self.ids[spec.code] = reference
         return reference
 
     def upload(self, path: Path, name: str, version: str) -> str:
-        """azure-ai-ml 1.35 has no public code operations; MLClient._code is what jobs.create_or_update uses."""
+        """azure-ai-ml 1.35 has no public code operations; MLClient._code is what jobs.create_or_update uses. The
+        upload reads a scratch copy of the snapshot, so the SDK never sees an ignored, special or escaping file."""
         from azure.ai.ml.entities._assets import Code
         from azure.core.exceptions import ResourceNotFoundError
 
@@ -113,10 +121,13 @@ class CodeAssets:
                 "code.get", lambda: self.calls("code.get", operations.get, name=name, version=version)
             )
         except ResourceNotFoundError:
-            entity = Code(name=name, version=version, path=str(path))
-            found = self.retry.call(
-                "code.create_or_update",
-                lambda: self.calls("code.create_or_update", operations.create_or_update, entity),
-            )
+            with tempfile.TemporaryDirectory(prefix="rjobs-code-") as scratch:
+                staged = Path(scratch) / path.name
+                copy_snapshot(code_snapshot(path, exclude=self.exclude), staged)
+                entity = Code(name=name, version=version, path=str(staged))
+                found = self.retry.call(
+                    "code.create_or_update",
+                    lambda: self.calls("code.create_or_update", operations.create_or_update, entity),
+                )
             log.info("registered code %s:%s from %s", name, version, path)
         return str(found.id or f"azureml:{name}:{version}")

@@ -1,5 +1,6 @@
 """Bringing a job's outputs and user log into its cell folder. What the service names is untrusted: downloads land in
-a fresh folder inside the cell folder, and only regular files whose names stay inside it are moved out of there.
+a fresh folder inside the cell folder, and only regular files whose names stay inside it are moved out of there
+(moved, never read: a symlink, FIFO, device or socket in a download is refused with a warning, never followed).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def place_log(artifacts: Path, cell_dir: Path, refused: list[str]) -> Path | Non
     candidates = [artifacts / name for name in USER_LOGS]
     candidates += sorted((artifacts / "user_logs").glob("std_log*.txt")) if (artifacts / "user_logs").is_dir() else []
     for source in candidates:
-        if source.is_symlink():
+        if source.is_symlink() or (source.exists() and not source.is_file()):
             refused.append(source.relative_to(artifacts).as_posix())
             continue
         if source.is_file() and safe_target(artifacts, source.relative_to(artifacts).as_posix()) is not None:
@@ -133,7 +134,11 @@ class JobCollector:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         for name in refused:
-            log.warning("job %s: refused to collect %r (symlink or outside the cell folder)", handle.job_name, name)
+            log.warning(
+                "job %s: refused to collect %r (a symlink, FIFO, device or socket, or a name outside the cell folder)",
+                handle.job_name,
+                name,
+            )
         return outputs
 
     def logs(self, handle: JobHandle, cell_dir: Path) -> Path | None:

@@ -15,7 +15,7 @@ import yaml
 
 from rjobs.backends.base import CellJob
 from rjobs.core.errors import InputError
-from rjobs.core.values import value_text
+from rjobs.core.values import typed_value, value_text
 from rjobs.inputs.command import render_shell_command
 from rjobs.inputs.grid import canonical_params
 from rjobs.inputs.spec import JobSpec, Scalar
@@ -51,8 +51,9 @@ def literal_values(job: CellJob) -> dict[str, str]:
 
 
 def _studio_literal(value: Scalar) -> Scalar:
-    """Booleans as R receives them; numbers and text as they are, so the studio shows the real value."""
-    return value_text(value) if isinstance(value, bool) else value
+    """The text R receives, typed as a number only where the number prints as that very text (16, 0.5), so the
+    studio and an emitted YAML show the real value: never 8 for `010` nor 1e-07 for `1e-7`."""
+    return typed_value(value_text(value))
 
 
 @lru_cache(maxsize=16)

@@ -7,20 +7,22 @@ import fcntl
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus
 from rjobs.backends.local import runner as local_runner
+from rjobs.backends.local.collect import collect_outputs, copy_log
+from rjobs.backends.local.environment import check_pass_env, job_environment
 from rjobs.core.errors import InputError
 from rjobs.core.files import LOG_FILE, OUTPUTS_DIR, atomic_write_text
 from rjobs.core.hashing import hash_tree
+from rjobs.core.snapshot import code_snapshot, copy_snapshot, snapshot_hash
 from rjobs.core.states import JobState
 from rjobs.core.values import value_text
 from rjobs.environment import check as envcheck
@@ -34,14 +36,6 @@ HANDLE_FILE = "handle.json"
 LOCK_FILE = "supervisor.lock"
 ADOPT_WAIT_S = 10.0
 REAP_WAIT_S = 5.0
-
-
-SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CONNECTION_STRING|ACCOUNT_KEY|SAS|CREDENTIAL|API_KEY", re.I)
-
-
-def job_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The orchestrator's environment minus its secrets: an Azure job never sees them, so a local one doesn't."""
-    return {name: value for name, value in environ.items() if not SECRET_NAME.search(name)}
 
 
 def _proc_start_ticks(pid: int) -> int | None:
@@ -79,11 +73,19 @@ class LocalBackend:
     remote = False
 
     def __init__(
-        self, *, rscript: str = "Rscript", dockerfile: Path | None = None, check_packages: bool = True
+        self,
+        *,
+        rscript: str = "Rscript",
+        dockerfile: Path | None = None,
+        check_packages: bool = True,
+        pass_env: Sequence[str] = (),
+        results_root: Path | None = None,
     ) -> None:
         self.rscript = rscript
         self.dockerfile = dockerfile
         self.check_packages = check_packages
+        self.pass_env = check_pass_env(pass_env, os.environ)
+        self.results_root = results_root
         self._checked: dict[tuple[str | None, ...], EnvironmentInfo] = {}  # passed checks, by R, code, Dockerfile
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -113,7 +115,8 @@ class LocalBackend:
         if spec.code is None or not self.check_packages:
             return EnvironmentInfo(reference=rscript)
         dockerfile = self.dockerfile if self.dockerfile and self.dockerfile.is_file() else None
-        key = (rscript, str(spec.code), hash_tree(spec.code), str(dockerfile), dockerfile and hash_tree(dockerfile))
+        code_hash = snapshot_hash(code_snapshot(spec.code, exclude=self._results_roots()))
+        key = (rscript, str(spec.code), code_hash, str(dockerfile), dockerfile and hash_tree(dockerfile))
         if key in self._checked:  # the CLI checked before handing this backend to the flow: R is asked once
             return self._checked[key]
         report = envcheck.check_environment(spec.code, dockerfile, rscript=rscript)
@@ -136,6 +139,11 @@ class LocalBackend:
 
     def ensure_code(self, spec: JobSpec) -> None:
         """Nothing to upload: each submission copies the code folder, as Azure mounts a snapshot."""
+
+    def _results_roots(self, job: CellJob | None = None) -> list[Path]:
+        """The results folders a code snapshot leaves out: the one given, and the job's (results/<run>/<cell>)."""
+        roots = [self.results_root] if self.results_root is not None else []
+        return roots + ([job.cell_dir.parent.parent, job.cell_dir.parent] if job is not None else [])
 
     def _work_dir(self, job: CellJob) -> Path:
         return job.cell_dir / JOBS_DIR / job.job_name
@@ -204,19 +212,15 @@ class LocalBackend:
         code_dir = work / "code"
         if work.exists():
             shutil.rmtree(work)
+        code_dir.mkdir(parents=True)
         if job.spec.code is not None:
-            shutil.copytree(job.spec.code, code_dir, symlinks=True)
-        else:
-            code_dir.mkdir(parents=True)
+            snapshot = code_snapshot(job.spec.code, exclude=self._results_roots(job))
+            snapshot.warn()
+            copy_snapshot(snapshot, code_dir)
         argv = self._argv(job, code_dir)
         for name in job.spec.outputs:
             (code_dir / OUTPUTS_DIR / name).mkdir(parents=True, exist_ok=True)
-        env = {
-            **job_environment(os.environ),
-            **job.spec.environment_variables,
-            "TZ": "UTC",
-            "RJOBS_JOB_NAME": job.job_name,
-        }
+        env = job_environment(os.environ, job.spec.environment_variables, self.pass_env, job.job_name)
         runner = [sys.executable, "-I", "-S", local_runner.__file__, str(work / EXIT_FILE), str(work / LOG_FILE), "--"]
         lock = os.open(work / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -287,24 +291,17 @@ class LocalBackend:
                 os.killpg(pid, signal.SIGKILL)
 
     def collect(self, handle: JobHandle, cell_dir: Path) -> Path:
-        """Move the job's ./outputs into the cell folder and drop the code copy."""
+        """Move the job's ./outputs into the cell folder (see local.collect: nothing outside the job's folder and no
+        special file is read) and drop the code copy."""
         work = Path(handle.data["work_dir"])
         target = cell_dir / OUTPUTS_DIR
-        source = work / "code" / OUTPUTS_DIR
-        if source.is_dir():
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.move(str(source), str(target))
-        else:
-            target.mkdir(parents=True, exist_ok=True)
+        collect_outputs(handle.job_name, work / "code" / OUTPUTS_DIR, work / "code", target)
         self.logs(handle, cell_dir)
         shutil.rmtree(work / "code", ignore_errors=True)
         return target
 
     def logs(self, handle: JobHandle, cell_dir: Path) -> Path | None:
-        source = Path(handle.data.get("work_dir", "")) / LOG_FILE
-        if not source.is_file():
+        """The supervisor's log as cell_dir/std_log.txt, copied only while it is a regular file."""
+        if not handle.data.get("work_dir"):
             return None
-        target = cell_dir / LOG_FILE
-        shutil.copyfile(source, target)
-        return target
+        return copy_log(handle.job_name, Path(handle.data.get("work_dir", "")) / LOG_FILE, cell_dir / LOG_FILE)
