@@ -42,9 +42,6 @@ def test_a_not_responding_job_is_cancelled_before_its_retry(
         assert ("jobs.begin_cancel", f"{name}/cancel") in order[:created], f"{name} was not cancelled first"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 21 defect 7: a status string the product does not know raises from parse_state"
-)
 def test_an_unknown_service_status_keeps_the_job_polled(
     transport: FakeAzureMLTransport, workspace: FakeMLClient, project: Path, command_job: Callable[..., Any]
 ) -> None:
@@ -121,11 +118,6 @@ def test_a_sweep_costs_at_most_six_control_plane_requests_per_cell(
     assert phases.control_plane(phases.cells) / len(sweep.results) <= 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 21 defect 11 (found here): two sweeps registering the same new data version at once race on the "
-    "upload; the loser's blob PUT (If-None-Match: *) gets 409 BlobAlreadyExists and ensure_data crashes",
-)
 def test_two_sweeps_registering_the_same_assets_at_once_both_succeed(
     transport: FakeAzureMLTransport, workspace: FakeMLClient, tmp_path: Path
 ) -> None:

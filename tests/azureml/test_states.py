@@ -55,9 +55,14 @@ def test_terminal_and_failed_sets_match_the_service() -> None:
         assert service_state(status) not in TERMINAL
 
 
-def test_a_new_service_status_is_noticed_not_guessed() -> None:
-    with pytest.raises(ValueError, match=r"rjobs/core/states\.py"):
-        service_state("Hibernating")
+def test_a_new_service_status_is_noticed_and_polled_on(caplog: pytest.LogCaptureFixture) -> None:
+    """A status the code does not know is not a finish (issue 21 defect 7): polled on, with one warning."""
+    with caplog.at_level("WARNING"):
+        assert service_state("Hibernating") is None
+        assert service_state("Hibernating") is None
+    assert [r.getMessage() for r in caplog.records].count(
+        "the service reports job status 'Hibernating', unknown here: treating it as not finished"
+    ) == 1
 
 
 def test_unknown_keeps_the_last_known_state(fake: FakeMLClient, prepared, spec, cell_job) -> None:

@@ -10,6 +10,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from rjobs.backends.azureml.calls import ServiceCalls
 from rjobs.core.errors import InputError
@@ -26,6 +27,28 @@ VERSION_LENGTH = 12
 
 CodeUploader = Callable[[Path, str, str], str]
 """(folder, asset name, version) -> the code asset's id."""
+T = TypeVar("T")
+RACE_ATTEMPTS = 3
+
+
+def create_or_adopt(retry: RetryPolicy, operation: str, create: Callable[[], T], get: Callable[[], T]) -> T:
+    """Create an asset version that another process may be creating at the same moment (two sweeps sharing data or an
+    environment): the loser's upload meets 409 BlobAlreadyExists. Then the winner's version is adopted, or the create
+    is tried again, which the SDK makes safe (a confirmed upload is skipped, an unconfirmed one overwritten)."""
+    from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+    for attempt in range(1, RACE_ATTEMPTS + 1):
+        try:
+            return retry.call(operation, create)
+        except ResourceExistsError:
+            if attempt == RACE_ATTEMPTS:
+                raise
+            log.info("%s: another process is creating the same version; adopting it", operation)
+        try:
+            return retry.call(operation, get)
+        except ResourceNotFoundError:
+            continue
+    raise AssertionError("unreachable")
 
 
 class DataAssets:
@@ -73,8 +96,11 @@ class DataAssets:
         from azure.ai.ml.entities import Data
 
         entity = Data(name=asset, version=version, path=str(local), type=kind, description=description)
-        self.retry.call(
-            "data.create_or_update", lambda: self.calls("data.create_or_update", data.create_or_update, entity)
+        create_or_adopt(
+            self.retry,
+            "data.create_or_update",
+            lambda: self.calls("data.create_or_update", data.create_or_update, entity),
+            lambda: self.calls("data.get", data.get, name=asset, version=version),
         )
         log.info("registered data %s:%s from %s", asset, version, local)
 
@@ -125,9 +151,11 @@ class CodeAssets:
                 staged = Path(scratch) / path.name
                 copy_snapshot(code_snapshot(path, exclude=self.exclude), staged)
                 entity = Code(name=name, version=version, path=str(staged))
-                found = self.retry.call(
+                found = create_or_adopt(
+                    self.retry,
                     "code.create_or_update",
                     lambda: self.calls("code.create_or_update", operations.create_or_update, entity),
+                    lambda: self.calls("code.get", operations.get, name=name, version=version),
                 )
             log.info("registered code %s:%s from %s", name, version, path)
         return str(found.id or f"azureml:{name}:{version}")

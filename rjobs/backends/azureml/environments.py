@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from rjobs.backends.azureml.assets import VERSION_LENGTH
+from rjobs.backends.azureml.assets import VERSION_LENGTH, create_or_adopt
 from rjobs.backends.azureml.calls import ServiceCalls
 from rjobs.core.errors import InputError
 from rjobs.core.hashing import content_hash, hash_tree
@@ -133,9 +133,12 @@ class Environments:
         except ResourceNotFoundError:
             pass
         environment.version = version
-        create = self.calls.ml_client.environments.create_or_update
-        self.retry.call(
-            "environments.create_or_update", lambda: self.calls("environments.create_or_update", create, environment)
+        operations = self.calls.ml_client.environments
+        create_or_adopt(
+            self.retry,
+            "environments.create_or_update",
+            lambda: self.calls("environments.create_or_update", operations.create_or_update, environment),
+            lambda: self.calls("environments.get", operations.get, name=environment.name, version=version),
         )
         log.info("registered environment %s", reference)
         return reference, True

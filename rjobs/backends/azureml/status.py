@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -11,12 +12,24 @@ from rjobs.backends.azureml.jobs import RUN_PROPERTY
 from rjobs.backends.base import JobHandle, JobStatus
 from rjobs.core.states import JobState, parse_state
 
+log = logging.getLogger(__name__)
+
+
+_warned: set[str] = set()
+
 
 def service_state(status: str | None) -> JobState | None:
-    """JobState for a service status string; None for the SDK's 'Unknown', which says nothing new."""
+    """JobState for a service status string; None for 'Unknown' and for a status this code does not know (the REST
+    API's JobStatus enum grows, e.g. 'Scheduled'): the job is polled on, with one warning per new string."""
     if status is not None and status.strip().lower() == "unknown":
         return None
-    return parse_state(status)
+    try:
+        return parse_state(status)
+    except ValueError:
+        if status not in _warned:
+            _warned.add(str(status))
+            log.warning("the service reports job status %r, unknown here: treating it as not finished", status)
+        return None
 
 
 def job_handle(
@@ -103,7 +116,7 @@ class JobStatuses:
         detail = ""
         if state is None:
             state = self._last.get(job.name, JobState.NOT_STARTED)
-            detail = "the service reports Unknown; showing the last known state"
+            detail = f"the service reports {getattr(job.status, 'value', job.status)}; showing the last known state"
         elif state == JobState.NOT_RESPONDING:
             detail = "the job stopped sending heartbeats"
         with self._lock:
