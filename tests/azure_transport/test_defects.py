@@ -53,9 +53,6 @@ def test_an_unknown_service_status_keeps_the_job_polled(
     assert not status.state.terminal
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 21 defect 8: a run's listing pages through its finished jobs, so polls grow with them"
-)
 def test_requests_per_poll_do_not_grow_with_the_finished_jobs_of_the_run(
     transport: FakeAzureMLTransport,
     workspace: FakeMLClient,

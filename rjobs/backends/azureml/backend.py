@@ -121,7 +121,9 @@ class AzureMLBackend:
         code = self.code.ensure(job.spec)
         if self.environment is None:
             self.environment, _ = self.environments.reference(job.spec)
-        return self.submitter.submit(job, self.environment, code)
+        handle = self.submitter.submit(job, self.environment, code)
+        self.statuses.note_created(handle)
+        return handle
 
     def status(self, handles: Sequence[JobHandle]) -> dict[str, JobStatus]:
         """One listing per run when many jobs are in flight, a get each otherwise; unknown names are Absent."""

@@ -49,18 +49,43 @@ def job_handle(
 
 
 class JobStatuses:
-    """Batched status reads: a run with at least list_threshold jobs in flight is one listing, not a get per job."""
+    """Batched status reads. A listing by run property pages newest first through every job of the run, finished ones
+    too, so each poll chooses by expected requests: a listing when the oldest job in flight sits within fewer pages
+    than the gets it replaces (positions from the order this process created the run's jobs in), a get otherwise;
+    a listing stops after the pages it was chosen for, and what it did not show (a new job the index has not caught
+    up with, a job another process made) is a get. Polls cost what is in flight, never what has finished."""
 
     def __init__(self, calls: ServiceCalls, backend: str, *, list_threshold: int = 5, max_list_pages: int = 10) -> None:
         self.calls = calls
         self.backend = backend
         self.list_threshold = list_threshold
         self.max_list_pages = max_list_pages
+        self.page_size = 0
+        """Jobs per listing page, learned as the longest page seen (a full page shows it); 0 before any listing."""
         self._last: dict[str, JobState] = {}
+        self._created: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
 
+    def note_created(self, handle: JobHandle) -> None:
+        """Remember the creation order of a run's jobs: a job's place in the newest-first listing follows from it."""
+        run = handle.data.get("run")
+        if run:
+            with self._lock:
+                order = self._created.setdefault(str(run), {})
+                order.setdefault(handle.job_name, len(order))
+
+    def pages_for(self, run: str, names: Sequence[str]) -> int | None:
+        """Listing pages that reach every named job, None when a position or the page size is unknown."""
+        with self._lock:
+            order = self._created.get(run, {})
+            if not self.page_size or any(name not in order for name in names):
+                return None
+            deepest = max(len(order) - 1 - order[name] for name in names)
+        return deepest // self.page_size + 1
+
     def status(self, handles: Sequence[JobHandle]) -> dict[str, JobStatus]:
-        """One listing per run when many jobs are in flight, a get each otherwise; unknown names are Absent."""
+        """A listing per run where it costs fewer requests than gets, a get each otherwise; unknown names are
+        Absent."""
         results: dict[str, JobStatus] = {}
         by_run: dict[str, list[JobHandle]] = {}
         singles: list[JobHandle] = []
@@ -68,11 +93,12 @@ class JobStatuses:
             run = handle.data.get("run")
             (by_run.setdefault(str(run), []) if run else singles).append(handle)
         for run, group in by_run.items():
-            if len(group) < self.list_threshold:
+            pages = self._listing_pages(run, [h.job_name for h in group])
+            if pages is None:
                 singles.extend(group)
                 continue
             wanted = {h.job_name for h in group}
-            for job in self._list_run(run, wanted):
+            for job in self._list_run(run, wanted, pages):
                 results[job.name] = self.job_status(job)
             singles.extend(h for h in group if h.job_name not in results)
         for handle in singles:
@@ -83,6 +109,17 @@ class JobStatuses:
                 else self.job_status(job)
             )
         return results
+
+    def _listing_pages(self, run: str, names: Sequence[str]) -> int | None:
+        """Pages to list for this group, or None for gets: too few jobs, or the listing would cost as much."""
+        if len(names) < self.list_threshold:
+            return None
+        if not self.page_size:  # the first listing teaches the page size; never more pages than the gets it saves
+            return min(len(names) - 1, self.max_list_pages) if self._created.get(run) else None
+        pages = self.pages_for(run, names)
+        if pages is None or pages >= len(names):
+            return None
+        return min(pages, self.max_list_pages)
 
     def jobs_of_run(self, run: str) -> list[JobHandle]:
         """Every job carrying the run's property, up to max_list_pages pages."""
@@ -95,14 +132,17 @@ class JobStatuses:
             handles.extend(job_handle(job, self.backend) for job in page if job is not None)
         return handles
 
-    def _list_run(self, run: str, wanted: set[str]) -> Iterator[Any]:
-        """Jobs of one run from jobs.list filtered by our run property; stops once every wanted job is seen."""
+    def _list_run(self, run: str, wanted: set[str], max_pages: int) -> Iterator[Any]:
+        """Jobs of one run from jobs.list filtered by our run property; stops once every wanted job is seen or after
+        max_pages pages."""
         pages = self.calls.ml_client.jobs.list(properties=f"{RUN_PROPERTY}={run}").by_page()
         remaining = set(wanted)
-        for _ in range(self.max_list_pages):
+        for _ in range(max_pages):
             page = self.calls.next_page("jobs.list", pages)
             if page is None:
                 return
+            with self._lock:  # no page is longer than the service's page size, and a full one shows it
+                self.page_size = max(self.page_size, len(page))
             for job in page:
                 if job is not None and job.name in remaining:
                     remaining.discard(job.name)
