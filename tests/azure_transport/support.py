@@ -29,6 +29,7 @@ def transport_backend(transport: FakeAzureMLTransport, job: Path, **options: Any
         "clock": clock,
         "sleep": clock.sleep,
         "r_packages": lambda _code: {"jsonlite": ["*.R"]},
+        "storage_options": {"transport": transport, **SDK_RETRY},
     }
     settings.update(options)
     return AzureMLBackend(fake_ml_client(transport, show_progress=False, **SDK_RETRY), **settings)

@@ -82,7 +82,6 @@ def test_requests_per_poll_do_not_grow_with_the_finished_jobs_of_the_run(
     assert costs[1] <= costs[0] <= len(in_flight)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 defect 9: logs() downloads the whole artifacts folder, outputs too")
 def test_reading_a_log_fetches_only_the_log(
     transport: FakeAzureMLTransport,
     workspace: FakeMLClient,
@@ -101,11 +100,6 @@ def test_reading_a_log_fetches_only_the_log(
     assert fetched and all(url.endswith("/user_logs/std_log.txt") for url in fetched)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 21 goal: at most 6 control-plane requests per cell; a collect alone costs 6 "
-    "(jobs.get twice, run data, datastore list, get and secrets on every download)",
-)
 def test_a_sweep_costs_at_most_six_control_plane_requests_per_cell(
     transport: FakeAzureMLTransport, workspace: FakeMLClient, project: Path, tmp_path: Path
 ) -> None:

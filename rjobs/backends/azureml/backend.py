@@ -2,7 +2,8 @@
 
 The class only composes collaborators, one job each: calls (counted requests, transient errors translated),
 assets and environments (versioned by content), smoke (the environment check job), submit (create, find, cancel),
-status (batched states, a run's jobs), collect (downloads sandboxed into the cell folder), models (registration).
+status (batched states, a run's jobs), collect (downloads sandboxed into the cell folder) over storage (job files
+streamed from the datastores, looked up once), models (registration). `storage_options` reach every storage client.
 
 Retry budget, one layer per kind of failure, never stacked:
 - HTTP: azure-core inside the SDK retries each request up to workspace.HTTP_RETRIES (3) times, so one SDK call is
@@ -28,6 +29,7 @@ from rjobs.backends.azureml.environments import Environments
 from rjobs.backends.azureml.models import register_job_output
 from rjobs.backends.azureml.smoke import PackageScanner, SmokeCheck
 from rjobs.backends.azureml.status import JobStatuses
+from rjobs.backends.azureml.storage import JobStorage
 from rjobs.backends.azureml.submit import JobSubmitter
 from rjobs.backends.azureml.workspace import workspace_tracking_uri
 from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus, RegisteredModelRef
@@ -60,6 +62,7 @@ class AzureMLBackend:
         smoke_attempts: int = 2,
         list_threshold: int = 5,
         max_list_pages: int = 10,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.ml_client = ml_client
         self.name = name
@@ -71,7 +74,7 @@ class AzureMLBackend:
         self.environments = Environments(self.calls, self.retry, Path(environment_file) if environment_file else None)
         self.submitter = JobSubmitter(self.calls, name)
         self.statuses = JobStatuses(self.calls, name, list_threshold=list_threshold, max_list_pages=max_list_pages)
-        self.collector = JobCollector(self.calls)
+        self.collector = JobCollector(self.calls, JobStorage(self.calls, storage_options))
         self.smoke = SmokeCheck(
             self.calls,
             self.submitter,

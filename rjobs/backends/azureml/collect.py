@@ -10,9 +10,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
 
 from rjobs.backends.azureml.calls import ServiceCalls
+from rjobs.backends.azureml.storage import ARTIFACT_STORE, JobStorage, artifacts_prefix, output_location
 from rjobs.backends.base import JobHandle
 from rjobs.core.files import LOG_FILE, OUTPUTS_DIR
 
@@ -75,6 +75,11 @@ def relocate(source: Path, target: Path, refused: list[str]) -> int:
     return moved
 
 
+def is_log(relative: str) -> bool:
+    """A user log place_log would take."""
+    return relative in USER_LOGS or (relative.startswith("user_logs/std_log") and relative.endswith(".txt"))
+
+
 def place_log(artifacts: Path, cell_dir: Path, refused: list[str]) -> Path | None:
     """Move the job's user log from a download to cell_dir/std_log.txt; None when the download has none."""
     candidates = [artifacts / name for name in USER_LOGS]
@@ -92,28 +97,64 @@ def place_log(artifacts: Path, cell_dir: Path, refused: list[str]) -> Path | Non
     return None
 
 
-class JobCollector:
-    """Downloads through jobs.download and sandboxes the result; remembers which logs it already placed."""
+def is_collected(relative: str) -> bool:
+    """The artifacts a collect brings: ./outputs and the user log, never the rest of the job's artifacts."""
+    return relative.startswith(f"{OUTPUTS_DIR}/") or is_log(relative)
 
-    def __init__(self, calls: ServiceCalls) -> None:
+
+class JobCollector:
+    """Streams a job's files from the workspace's storage (storage.JobStorage), or downloads them through
+    jobs.download where it cannot, and sandboxes the result; remembers which logs it already placed."""
+
+    def __init__(self, calls: ServiceCalls, storage: JobStorage | None = None) -> None:
         self.calls = calls
+        self.storage = storage
         self._logs_for: set[str] = set()
 
-    def _download(self, handle: JobHandle, cell_dir: Path, **options: Any) -> Path:
-        """Download into a fresh folder inside cell_dir, so nothing the service names lands elsewhere."""
+    def _download(self, handle: JobHandle, cell_dir: Path, *, logs_only: bool = False) -> Path:
+        """Fetch into a fresh folder inside cell_dir, so nothing the service names lands elsewhere."""
         cell_dir.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=".download-", dir=cell_dir))
-        download = self.calls.ml_client.jobs.download
         try:
-            self.calls("jobs.download", download, handle.job_name, download_path=str(folder), **options)
+            if not self._stream(handle, folder, logs_only):
+                download = self.calls.ml_client.jobs.download
+                options = {} if logs_only else {"all": True}
+                self.calls("jobs.download", download, handle.job_name, download_path=str(folder), **options)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return folder
 
+    def _stream(self, handle: JobHandle, folder: Path, logs_only: bool) -> bool:
+        """The job's files straight from storage, laid out as jobs.download lays them out; False when the storage or
+        an output's place is unknown (the caller downloads through the SDK instead)."""
+        outputs = handle.data.get("outputs")
+        if self.storage is None or (not logs_only and not isinstance(outputs, dict)):
+            return False
+        artifacts = self.storage.container(ARTIFACT_STORE)
+        places = (
+            {} if logs_only else {name: output_location(handle.job_name, name, uri) for name, uri in outputs.items()}
+        )
+        if artifacts is None or any(place is None for place in places.values()):
+            return False
+        containers = {name: self.storage.container(place[0]) for name, place in places.items() if place}
+        if any(container is None for container in containers.values()):
+            return False
+        prefix = artifacts_prefix(handle.job_name)
+        if logs_only:
+            target = folder / ARTIFACTS_DIR
+            if not self.storage.fetch_one(artifacts, prefix + USER_LOGS[0], target, USER_LOGS[0]):
+                self.storage.fetch(artifacts, prefix, target, lambda name: name != USER_LOGS[0] and is_log(name))
+            return True
+        self.storage.fetch(artifacts, prefix, folder / ARTIFACTS_DIR, is_collected)
+        for name, place in places.items():
+            assert place is not None
+            self.storage.fetch(containers[name], place[1], folder / NAMED_OUTPUTS_DIR / name)
+        return True
+
     def collect(self, handle: JobHandle, cell_dir: Path) -> Path:
-        """Download logs and outputs, then move ./outputs and named outputs into cell_dir/outputs, checked."""
-        folder = self._download(handle, cell_dir, all=True)
+        """Fetch logs and outputs, then move ./outputs and named outputs into cell_dir/outputs, checked."""
+        folder = self._download(handle, cell_dir)
         refused: list[str] = []
         outputs = cell_dir / OUTPUTS_DIR
         try:
@@ -149,7 +190,7 @@ class JobCollector:
         if handle.job_name in self._logs_for and target.is_file():
             return target
         try:
-            folder = self._download(handle, cell_dir)
+            folder = self._download(handle, cell_dir, logs_only=True)
         except JobException:
             return None
         refused: list[str] = []

@@ -35,8 +35,14 @@ def service_state(status: str | None) -> JobState | None:
 def job_handle(
     job: Any, backend: str, run: str | None = None, cell: str | None = None, attempt: int | None = None
 ) -> JobHandle:
-    """A handle for a job entity; the run comes from the job's own property when the caller does not know it."""
+    """A handle for a job entity; the run comes from the job's own property when the caller does not know it. Its
+    named outputs' paths ("" for the default place) let a collect go straight to storage."""
     data: dict[str, Any] = {"experiment": getattr(job, "experiment_name", None), "url": job.studio_url}
+    data["outputs"] = {
+        str(name): str(getattr(output, "path", None) or "")
+        for name, output in (getattr(job, "outputs", None) or {}).items()
+        if name != "default"
+    }
     properties = getattr(job, "properties", None) or {}
     run = run or properties.get(RUN_PROPERTY)
     if run:

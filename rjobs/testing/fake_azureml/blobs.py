@@ -140,6 +140,8 @@ class BlobStore:
             match = NAMED_PREFIX.match(prefix)
             jobs = [match.group("job")] if match else self._job_folders(store / "named")
             for job in jobs:
+                if job in self.workspace._jobs:
+                    self.workspace._state(self.workspace._jobs[job])
                 folder = store / "named" / job
                 for path in walk(folder):
                     yield Blob(f"azureml/{job}/{path.relative_to(folder).as_posix()}", path=path)
@@ -154,6 +156,8 @@ class BlobStore:
         prefix = f"ExperimentRun/dcid.{job}/"
         scripted: dict[str, bytes] = {}
         record = self.workspace._jobs.get(job)
+        if record is not None:
+            self.workspace._state(record)  # the job moves on the clock whether or not anyone asked for its state
         if record is not None and record.get("final") is not None:
             for key, entry in (record.get("artifacts") or {}).items():
                 if "b64" in entry:
