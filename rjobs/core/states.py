@@ -49,6 +49,9 @@ TERMINAL: frozenset[JobState] = frozenset(
 
 FAILED: frozenset[JobState] = frozenset({JobState.FAILED, JobState.NOT_RESPONDING, JobState.PAUSED, JobState.LOST})
 
+STALLED: frozenset[JobState] = frozenset({JobState.NOT_RESPONDING, JobState.PAUSED})
+"""Terminal for waiting, not for the service: such a job can return to Running, and a cancel still stops it."""
+
 _BY_LOWER = {s.value.lower(): s for s in JobState}
 
 

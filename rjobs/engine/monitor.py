@@ -53,8 +53,12 @@ class JobMonitor:
         self._failures = 0
         self._reported: dict[str, JobState] = {}
 
-    def wait(self, handle: JobHandle, timeout: float | None = None) -> JobStatus:
-        """Block until the job is terminal; past the timeout, one final check, then JobTimedOutError."""
+    def wait(
+        self, handle: JobHandle, timeout: float | None = None, settled: Callable[[JobState], bool] | None = None
+    ) -> JobStatus:
+        """Block until the job is terminal (or `settled` says it is done); past the timeout, one final check, then
+        JobTimedOutError."""
+        done = settled or (lambda state: state.terminal)
         deadline = None if timeout is None else self.clock() + timeout
         with self._cv:
             self._waiting[handle.job_name] = handle
@@ -64,13 +68,13 @@ class JobMonitor:
             while True:
                 with self._cv:
                     latest = self._latest.get(handle.job_name)
-                if latest is not None and latest.state.terminal:
+                if latest is not None and done(latest.state):
                     return latest
                 if latest is not None and latest.state == JobState.ABSENT:
                     return JobStatus(handle.job_name, JobState.LOST, "the backend no longer knows this job")
                 if deadline is not None and self.clock() >= deadline:
                     final = self._poll({handle.job_name: handle}).get(handle.job_name)
-                    if final is not None and final.state.terminal:
+                    if final is not None and done(final.state):
                         return final
                     raise JobTimedOutError(handle.job_name, f"not finished after {timeout:g} s", final and final.url)
                 if self._poller.acquire(blocking=False):

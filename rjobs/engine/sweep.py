@@ -16,9 +16,10 @@ from rjobs.core.errors import JobTimedOutError, TransientBackendError
 from rjobs.core.files import tail_text
 from rjobs.core.naming import job_name
 from rjobs.core.retry import RetryPolicy
-from rjobs.core.states import JobState
+from rjobs.core.states import STALLED, JobState
 from rjobs.engine.ledger import CellRecord, RunLedger, read_metrics
 from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.stalled import settle_stalled, until_stopped
 from rjobs.inputs.grid import Cell
 from rjobs.inputs.spec import InputSpec, JobSpec
 
@@ -61,7 +62,6 @@ class SweepSettings:
     """Held while a job is submitted and in flight: a cluster-wide limit shared with other sweeps plugs in here."""
 
 
-CANCEL_WAIT_S = 300.0
 CONTROL_PLANE_ATTEMPTS = 6
 """Attempts per control-plane operation (submit, collect, cancel...) through transient errors; each attempt is one
 SDK call with azure-core's own HTTP retries inside it (rjobs.backends.azureml.workspace)."""
@@ -243,9 +243,12 @@ class Sweep:
             self._cancel(handle)
         try:
             status = self.monitor.wait(handle, self.settings.timeout_s)
+            stopped = status.state not in STALLED
+            if not stopped:  # it may come back; else cancelled and seen stopped before any retry
+                status, stopped = settle_stalled(self.monitor, handle, status, self._cancel)
         except JobTimedOutError as exc:
             self._cancel(handle)
-            self._until_stopped(handle)
+            until_stopped(self.monitor, handle)  # hold the slot: the next cell never runs beside it
             record.state, record.error = JobState.FAILED.value, f"timed out: {exc.detail}"
             record.failures += 1
             self._finish(record)
@@ -259,18 +262,11 @@ class Sweep:
             log_path = self.retry.call("logs", lambda: self.backend.logs(handle, self.ledger.cell_dir(record.cell)))
             tail = tail_text(log_path) if log_path else ""
             record.error = (tail or status.detail or status.state.value).strip()
+            record.error = record.error if stopped else f"timed out: {status.state} and not stopped by a cancel"
         elif status.state == JobState.CANCELED:
             record.error = "cancelled"
         self._finish(record)
         return status.state
-
-    def _until_stopped(self, handle: JobHandle) -> None:
-        """Hold the cell's slot until a cancelled job has stopped, so the next cell never runs beside it and
-        max_concurrent holds on the cluster too; bounded, since a service may take its time to cancel."""
-        try:
-            self.monitor.wait(handle, CANCEL_WAIT_S)
-        except (JobTimedOutError, TransientBackendError) as exc:
-            log.warning("job %s: still stopping after its cancel (%s); moving on", handle.job_name, exc)
 
     def _finish(self, record: CellRecord) -> None:
         record.ended_at = self.wall_clock()

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus
 from rjobs.core.files import LOG_FILE, OUTPUTS_DIR
-from rjobs.core.states import JobState
+from rjobs.core.states import STALLED, JobState
 from rjobs.inputs.spec import InputSpec, JobSpec
 from rjobs.testing.scripted_jobs import OPERATIONS, Call, Fault, ScriptedJob
 
@@ -175,7 +175,8 @@ class ScriptedBackend:
 
         def request() -> None:
             job = self._jobs.get(handle.job_name)
-            if job is not None and job.cancel_at is None and not self._state(job).terminal:
+            stoppable = job is not None and (not self._state(job).terminal or self._state(job) in STALLED)
+            if job is not None and job.cancel_at is None and stoppable:
                 job.cancel_at = self.clock()
 
         self._call("cancel", (handle.job_name,), request)
@@ -263,9 +264,9 @@ class ScriptedBackend:
             return natural
         stops = job.cancel_at + job.script.cancel_s
         ends = job.started + job.script.duration
-        if now >= stops and stops < ends:
+        if now >= stops and (stops < ends or natural in STALLED):  # a stalled job still stops when cancelled
             return JobState.CANCELED
-        return natural if now >= ends else JobState.CANCEL_REQUESTED
+        return natural if now >= ends and natural not in STALLED else JobState.CANCEL_REQUESTED
 
     def _status(self, name: str) -> JobStatus:
         job = self._jobs.get(name)

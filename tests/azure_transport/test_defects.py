@@ -14,6 +14,7 @@ from rjobs.backends.azureml.jobs import RUN_PROPERTY
 from rjobs.backends.base import JobHandle
 from rjobs.testing.clock import FakeClock
 from rjobs.testing.fake_azureml.client import FakeMLClient
+from rjobs.testing.fake_azureml.http import Reply, Request
 from rjobs.testing.fake_azureml.transport import FakeAzureMLTransport
 from tests.azure_transport.support import transport_backend, transport_sweep
 from tests.reliability.support import write_project
@@ -24,10 +25,6 @@ def project(tmp_path: Path) -> Path:
     return write_project(tmp_path / "project", azure=True, grid={"seed": [1, 2, 3, 4, 5, 6, 7, 8]})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 21 defect 1: a NotResponding job is resubmitted as -r2 without cancelling it (two live paid jobs)",
-)
 def test_a_not_responding_job_is_cancelled_before_its_retry(
     transport: FakeAzureMLTransport, workspace: FakeMLClient, project: Path, tmp_path: Path
 ) -> None:
@@ -118,7 +115,6 @@ def test_two_sweeps_registering_the_same_assets_at_once_both_succeed(
     from concurrent.futures import ThreadPoolExecutor
 
     from rjobs.inputs.spec import load_job_spec
-    from rjobs.testing.fake_azureml.http import Reply, Request
 
     inputs = {"seed": 1, "pause": 0.3, "fail": 0, "table": {"type": "uri_file", "path": "t.csv"}}
     job = write_project(tmp_path / "project", azure=True, inputs=inputs)
@@ -146,3 +142,34 @@ def test_two_sweeps_registering_the_same_assets_at_once_both_succeed(
         codes = list(pool.map(register, backends))
     assert codes[0] == codes[1]
     assert [len(versions) for versions in workspace._assets["data"].values()] == [1]
+
+
+def test_a_not_responding_job_that_comes_back_is_collected_not_retried(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, project: Path, tmp_path: Path
+) -> None:
+    """The service documents NotResponding -> Running: a job that recovers within the wait is the cell's result."""
+    workspace.script("back-*", outcome="NotResponding", recover_s=300.0)
+    sweep, _ = transport_sweep(transport, project, tmp_path / "results", "back")
+    assert {result.record.job_state.value for result in sweep.results.values()} == {"Completed"}
+    assert all(result.record.collected and result.record.attempt == 1 for result in sweep.results.values())
+    assert transport.count("jobs.begin_cancel") == 0
+    assert not [r for r in transport.records if r.route == "jobs.create_or_update" and "-r2" in r.url]
+
+
+def test_a_stalled_job_that_will_not_stop_is_not_retried(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, project: Path, tmp_path: Path
+) -> None:
+    """A cancel the service never carries out leaves the job live: a retry would run beside it, so the cell fails."""
+    workspace.script("stuck-*", outcome="NotResponding")
+    answer = transport.service.answer
+
+    def ignoring_cancels(request: Request) -> Reply:
+        if request.method == "POST" and request.path.endswith("/cancel"):
+            return Reply(202, None, {})
+        return answer(request)
+
+    transport.service.answer = ignoring_cancels  # type: ignore[method-assign]
+    sweep, _ = transport_sweep(transport, project, tmp_path / "results", "stuck")
+    records = [result.record for result in sweep.results.values()]
+    assert {r.job_state.value for r in records} == {"NotResponding"}
+    assert all(r.attempt == 1 and "not stopped by a cancel" in r.error for r in records)

@@ -26,6 +26,7 @@ from rjobs.testing.fake_azureml.faults import FaultPlan, fault_error
 from rjobs.testing.fake_azureml.jobs import Jobs
 from rjobs.testing.fake_azureml.lifecycle import (
     CANCEL_DELAY,
+    FINAL,
     JobPlanner,
     JobScript,
     artifact_dir,
@@ -198,8 +199,9 @@ class FakeMLClient:
         """The job's status now: walk its phases on the clock; cancellation and the outcome are sticky."""
         with self.lock:
             now = self.clock.now
-            if record.get("final") is not None:
-                return str(record["final"])
+            final = record.get("final")
+            if final is not None and (final in FINAL or record.get("cancel_at") is None):
+                return str(final)
             current = phase_at(record, now)
             cancel_at = record.get("cancel_at")
             if cancel_at is not None:

@@ -15,7 +15,7 @@ from azure.ai.ml.entities._job.to_rest_functions import to_rest_job_object
 from azure.ai.ml.exceptions import ErrorCategory, ErrorTarget, JobException
 from azure.core.paging import ItemPaged
 
-from rjobs.testing.fake_azureml.lifecycle import TERMINAL
+from rjobs.testing.fake_azureml.lifecycle import FINAL, TERMINAL
 from rjobs.testing.fake_azureml.ops import Ops
 from rjobs.testing.fake_azureml.wire import JOB_NAME, DonePoller, http_error
 
@@ -156,7 +156,7 @@ class Jobs(Ops):
         if name not in client._jobs:
             raise http_error(404, f"job {name} not found")
         record = client._jobs[name]
-        if client._state(record) not in TERMINAL and record.get("cancel_at") is None:
+        if client._state(record) not in FINAL and record.get("cancel_at") is None:
             record["cancel_at"] = client.clock.now
             client._save()
         return DonePoller()

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 TERMINAL = frozenset({"Completed", "Failed", "Canceled", "NotResponding", "Paused"})
+FINAL = frozenset({"Completed", "Failed", "Canceled"})
+"""What a cancel cannot change: a NotResponding or Paused job is still the service's to stop (or to resume)."""
+RECOVERED_RUN_S = 10.0
 CANCEL_DELAY = 5.0
 """Fake seconds between a cancel request and the job being Canceled (CancelRequested in between)."""
 FINALIZE_SECONDS = 1.0
@@ -36,6 +39,8 @@ class JobScript:
     log: str | None = None
     artifacts: Mapping[str, bytes | str | FakeSymlink] | None = None
     run_command: bool | None = None
+    recover_s: float | None = None
+    """With outcome NotResponding: the job returns to Running after this many seconds, then completes."""
 
 
 @dataclass
@@ -86,6 +91,9 @@ class JobPlanner:
         for _ in range(preemptions):
             phases += [["Running", slice_s], ["Queued", queue], ["Preparing", prepare]]
         phases.append(["Running", slice_s])
+        if outcome == "NotResponding" and script.recover_s is not None:
+            phases += [["NotResponding", script.recover_s], ["Running", RECOVERED_RUN_S]]
+            outcome = "Completed"
         if outcome == "Completed" or outcome == "Failed":
             phases.append(["Finalizing", FINALIZE_SECONDS])
         return {

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from rjobs.testing.fake_azureml.http import ARM_HOST, LOCATION, Reply, Request, RouteSpec, error_reply, json_reply
-from rjobs.testing.fake_azureml.lifecycle import TERMINAL
+from rjobs.testing.fake_azureml.lifecycle import FINAL, TERMINAL
 from rjobs.testing.fake_azureml.routes_workspace import WORKSPACE_GUID, WS, in_workspace
 from rjobs.testing.fake_azureml.wire import JOB_NAME, SUBSCRIPTION, WORKSPACE_ID, arm_id, iso
 
@@ -195,7 +195,7 @@ class JobRoutes:
         record = workspace._jobs.get(name)
         if record is None:
             return error_reply(404, "UserError", f"Job {name} not found.")
-        if workspace._state(record) not in TERMINAL and record.get("cancel_at") is None:
+        if workspace._state(record) not in FINAL and record.get("cancel_at") is None:  # NotResponding too
             record["cancel_at"] = workspace.clock.now
             workspace._save()
         return Reply(202, None, self._operation_headers(f"jc:{WORKSPACE_GUID}:{name}"))
@@ -215,7 +215,9 @@ class JobRoutes:
         record = self.workspace._jobs.get(operation[len(prefix) :]) if operation.startswith(prefix) else None
         if record is None:
             return None
-        return self.workspace._state(record) in TERMINAL
+        return self.workspace._state(record) in FINAL or (
+            self.workspace._state(record) in TERMINAL and record.get("cancel_at") is None
+        )
 
     def status(self, request: Request) -> Reply:
         operation = request.params["op"]
