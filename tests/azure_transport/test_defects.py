@@ -173,3 +173,19 @@ def test_a_stalled_job_that_will_not_stop_is_not_retried(
     records = [result.record for result in sweep.results.values()]
     assert {r.job_state.value for r in records} == {"NotResponding"}
     assert all(r.attempt == 1 and "not stopped by a cancel" in r.error for r in records)
+
+
+def test_an_image_that_fails_to_build_is_reported_with_its_build_log(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, project: Path
+) -> None:
+    """Defect 2: a failed image build leaves no user log; the environment check shows the build log's tail."""
+    from rjobs.core.errors import EnvironmentCheckError
+    from rjobs.inputs.spec import load_job_spec
+
+    workspace.break_image("r-env", "Step 4/7 : RUN Rscript -e 'install.packages(\"nope\")'\nERROR: nope is gone\n")
+    backend = transport_backend(transport, project)
+    with pytest.raises(EnvironmentCheckError) as raised:
+        backend.ensure_environment(load_job_spec(project))
+    message = str(raised.value)
+    assert "failed to build" in message and "ERROR: nope is gone" in message
+    assert transport.count("jobs.create_or_update") == 1  # the check only: no cell was submitted

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 ARTIFACTS_DIR = "artifacts"
 NAMED_OUTPUTS_DIR = "named-outputs"
 USER_LOGS = ("user_logs/std_log.txt", "azureml-logs/70_driver_log.txt")
+IMAGE_BUILD_LOG = "azureml-logs/20_image_build_log"
+"""The service builds an environment's image when the first job uses it; a failed build leaves only this log."""
 
 
 def safe_target(root: Path, name: str) -> Path | None:
@@ -111,12 +113,12 @@ class JobCollector:
         self.storage = storage
         self._logs_for: set[str] = set()
 
-    def _download(self, handle: JobHandle, cell_dir: Path, *, logs_only: bool = False) -> Path:
+    def _download(self, handle: JobHandle, cell_dir: Path, *, logs_only: bool = False, build: bool = False) -> Path:
         """Fetch into a fresh folder inside cell_dir, so nothing the service names lands elsewhere."""
         cell_dir.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=".download-", dir=cell_dir))
         try:
-            if not self._stream(handle, folder, logs_only):
+            if not self._stream(handle, folder, logs_only, build):
                 download = self.calls.ml_client.jobs.download
                 options = {} if logs_only else {"all": True}
                 self.calls("jobs.download", download, handle.job_name, download_path=str(folder), **options)
@@ -125,7 +127,7 @@ class JobCollector:
             raise
         return folder
 
-    def _stream(self, handle: JobHandle, folder: Path, logs_only: bool) -> bool:
+    def _stream(self, handle: JobHandle, folder: Path, logs_only: bool, build: bool = False) -> bool:
         """The job's files straight from storage, laid out as jobs.download lays them out; False when the storage or
         an output's place is unknown (the caller downloads through the SDK instead)."""
         outputs = handle.data.get("outputs")
@@ -141,6 +143,9 @@ class JobCollector:
         if any(container is None for container in containers.values()):
             return False
         prefix = artifacts_prefix(handle.job_name)
+        if build:
+            self.storage.fetch(artifacts, prefix + IMAGE_BUILD_LOG, folder / ARTIFACTS_DIR / IMAGE_BUILD_LOG)
+            return True
         if logs_only:
             target = folder / ARTIFACTS_DIR
             if not self.storage.fetch_one(artifacts, prefix + USER_LOGS[0], target, USER_LOGS[0]):
@@ -203,3 +208,23 @@ class JobCollector:
         if placed is not None:
             self._logs_for.add(handle.job_name)
         return placed
+
+    def image_build_log(self, handle: JobHandle, cell_dir: Path) -> Path | None:
+        """The image build's log of a job that failed before its code ran, at cell_dir/image_build_log.txt; None
+        when the job has none."""
+        from azure.ai.ml.exceptions import JobException
+
+        try:
+            folder = self._download(handle, cell_dir, logs_only=True, build=True)
+        except JobException:
+            return None
+        try:
+            found = sorted(p for p in (folder / ARTIFACTS_DIR).rglob("*") if p.is_file() and not p.is_symlink())
+            logs = [p for p in found if IMAGE_BUILD_LOG in p.relative_to(folder / ARTIFACTS_DIR).as_posix()]
+            if not logs:
+                return None
+            target = cell_dir / "image_build_log.txt"
+            os.replace(logs[0], target)
+            return target
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -117,8 +117,12 @@ class SmokeCheck:
         handle = JobHandle(job_name=job_name, backend=self.backend)
         with tempfile.TemporaryDirectory(prefix="rjobs-envcheck-") as folder:
             path = self.retry.call("jobs.download", lambda: self.collector.logs(handle, Path(folder)))
+            what = "last log lines"
+            if path is None:  # no user code ran: the image itself did not build
+                path = self.retry.call("jobs.download", lambda: self.collector.image_build_log(handle, Path(folder)))
+                what = "the environment's image failed to build; last lines of its build log"
             tail = tail_text(path, max_lines=LOG_TAIL_LINES) if path is not None else ""
-        detail = f"environment check job ended {state}" + (f"; last log lines:\n{tail}" if tail else "")
+        detail = f"environment check job ended {state}" + (f"; {what}:\n{tail}" if tail else "")
         raise EnvironmentCheckError(job_name, detail, look_at=url)
 
     def _wait(self, handle: JobHandle) -> JobStatus:

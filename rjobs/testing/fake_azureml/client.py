@@ -98,6 +98,8 @@ class FakeMLClient:
         self.calls: list[Call] = []
         self.lock = threading.RLock()
         self.faults_raised: list[tuple[str, str]] = []
+        self.broken_images: dict[str, str] = {}
+        """Environment name -> the build log of its image, which fails to build (break_image)."""
         self._jobs: dict[str, dict[str, Any]] = {}
         self._assets: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
             "data": {},
@@ -121,6 +123,11 @@ class FakeMLClient:
         """Jobs whose name matches pattern (fnmatch) behave as scripted; later scripts win."""
         with self.lock:
             self.planner.script(pattern, script or JobScript(**fields))
+
+    def break_image(self, environment: str, log: str) -> None:
+        """Jobs on any version of `environment` created from now on fail building its image, leaving `log`."""
+        with self.lock:
+            self.broken_images[environment] = log
 
     def inject(self, operation: str, kind: str, times: int = 1, retry_after: float | None = None) -> None:
         """The next `times` calls matching operation (fnmatch, e.g. 'jobs.*') fail with kind."""

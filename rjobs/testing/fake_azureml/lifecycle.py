@@ -136,7 +136,7 @@ def artifact_dir(store: Path, name: str) -> Path:
 def write_default_log(folder: Path, record: Mapping[str, Any], outcome: str) -> None:
     """A job that did not run locally still leaves a log (scripted, or one naming its command), as Azure would."""
     log = folder / "user_logs" / "std_log.txt"
-    if log.exists():
+    if log.exists() or record.get("image_build_failed"):  # no user code ran: no user log
         return
     log.parent.mkdir(parents=True, exist_ok=True)
     text = record.get("log")
@@ -145,3 +145,20 @@ def write_default_log(folder: Path, record: Mapping[str, Any], outcome: str) -> 
         if outcome != "Completed":
             text += f"fake job ended {outcome}\n"
     log.write_text(text)
+
+
+IMAGE_BUILD_LOG = "azureml-logs/20_image_build_log.txt"
+IMAGE_BUILD_S = 120.0
+
+
+def failed_image_build(log: str) -> dict[str, Any]:
+    """The plan of a job whose environment's image fails to build: the service builds the image when the first job
+    uses the environment, the job fails while preparing, and only the build log is left (no user_logs)."""
+    return {
+        "phases": [["NotStarted", 0.5], ["Queued", 5.0], ["Preparing", IMAGE_BUILD_S]],
+        "outcome": "Failed",
+        "log": None,
+        "artifacts": encode_artifacts({IMAGE_BUILD_LOG: log}),
+        "run_command": False,
+        "image_build_failed": True,
+    }

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from rjobs.testing.fake_azureml.http import ARM_HOST, LOCATION, Reply, Request, RouteSpec, error_reply, json_reply
-from rjobs.testing.fake_azureml.lifecycle import FINAL, TERMINAL
+from rjobs.testing.fake_azureml.lifecycle import FINAL, TERMINAL, failed_image_build
 from rjobs.testing.fake_azureml.routes_workspace import WORKSPACE_GUID, WS, in_workspace
 from rjobs.testing.fake_azureml.wire import JOB_NAME, SUBSCRIPTION, WORKSPACE_ID, arm_id, iso
 
@@ -122,6 +122,9 @@ class JobRoutes:
             "exit_code": None,
         }
         record.update(workspace.planner.plan(name))
+        environment = asset_reference(str(body["properties"].get("environmentId") or ""))
+        if environment is not None and environment[0] in workspace.broken_images:
+            record.update(failed_image_build(workspace.broken_images[environment[0]]))
         workspace._jobs[name] = record
         workspace._save()
         return json_reply(201, self.resource(record))
