@@ -189,3 +189,28 @@ def test_an_image_that_fails_to_build_is_reported_with_its_build_log(
     message = str(raised.value)
     assert "failed to build" in message and "ERROR: nope is gone" in message
     assert transport.count("jobs.create_or_update") == 1  # the check only: no cell was submitted
+
+
+def test_the_environment_check_runs_with_the_cells_settings(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, project: Path
+) -> None:
+    """Defect 5: the smoke job carries the cells' environment variables, resources, identity and queue settings, so
+    it fails (or passes) where the cells would."""
+    import yaml
+
+    from rjobs.inputs.spec import load_job_spec
+
+    raw = yaml.safe_load(project.read_text())
+    raw.update(
+        environment_variables={"RJOBS_PROBE": "1"},
+        resources={"instance_count": 1, "shm_size": "2g"},
+        identity={"type": "managed"},
+        queue_settings={"job_tier": "spot"},
+    )
+    project.write_text(yaml.safe_dump(raw))
+    transport_backend(transport, project).ensure_environment(load_job_spec(project))
+    [smoke] = [record["rest"]["properties"] for name, record in workspace._jobs.items() if "envcheck" in name]
+    assert smoke["environmentVariables"] == {"RJOBS_PROBE": "1"}
+    assert smoke["resources"]["instanceCount"] == 1 and smoke["resources"]["shmSize"] == "2g"
+    assert smoke["identity"]["identityType"] == "Managed"
+    assert smoke["queueSettings"]["jobTier"].lower() == "spot"

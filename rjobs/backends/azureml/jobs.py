@@ -152,13 +152,14 @@ def smoke_expression(packages: Sequence[str]) -> str:
 def build_smoke_job(
     name: str, spec: JobSpec, environment: str, packages: Sequence[str], tags: Mapping[str, str] | None = None
 ) -> Command:
-    """A tiny command job on the cells' environment and compute, so a broken image costs one job, not N."""
+    """A tiny command job on the cells' environment, compute, environment variables and SDK settings (resources,
+    identity, queue settings), so it fails where the cells would: a broken image costs one job, not N."""
     from azure.ai.ml import command
 
     bad = [p for p in packages if not R_PACKAGE.match(p)]
     if bad:
         raise ValueError(f"not R package names: {bad}")
-    return command(
+    entity = command(
         name=name,
         command=f"Rscript -e {shlex.quote(smoke_expression(packages))}",
         environment=environment,
@@ -166,8 +167,11 @@ def build_smoke_job(
         experiment_name=spec.experiment,
         display_name="rjobs environment check",
         description=f"Loads {len(packages)} R packages in {environment} before a sweep fans out",
+        environment_variables=dict(spec.environment_variables),
         tags={"rjobs.kind": "environment-check", **(tags or {})},
     )
+    _apply_sdk_settings(entity, spec)  # resources, identity, queue settings: what the cells will run with
+    return entity
 
 
 def _plain(value: Any) -> Any:
