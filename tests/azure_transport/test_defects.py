@@ -214,3 +214,32 @@ def test_the_environment_check_runs_with_the_cells_settings(
     assert smoke["resources"]["instanceCount"] == 1 and smoke["resources"]["shmSize"] == "2g"
     assert smoke["identity"]["identityType"] == "Managed"
     assert smoke["queueSettings"]["jobTier"].lower() == "spot"
+
+
+@pytest.mark.parametrize(
+    ("experiment", "run_property", "reason"),
+    [("other-experiment", "nr", "in experiment 'other-experiment'"), (None, "someone-else", "belongs to run")],
+)
+def test_a_job_of_our_name_from_another_run_is_not_attached_to(
+    transport: FakeAzureMLTransport,
+    project: Path,
+    tmp_path: Path,
+    command_job: Callable[..., Any],
+    experiment: str | None,
+    run_property: str,
+    reason: str,
+) -> None:
+    """Defect 4: job names are unique across the workspace; an old job holding ours (another run or experiment) is
+    refused with an input error before anything is submitted, never collected as this run's."""
+    from rjobs.core.errors import InputError
+    from rjobs.core.naming import job_name
+    from tests.reliability.support import load_sweep
+
+    _, cells = load_sweep(project)
+    squatter = job_name("nr", cells[0].cell_id, 1)
+    fields: dict[str, Any] = {"properties": {RUN_PROPERTY: run_property}}
+    if experiment:
+        fields["experiment_name"] = experiment
+    transport_backend(transport, project).ml_client.jobs.create_or_update(command_job(squatter, **fields))
+    with pytest.raises(InputError, match=reason):
+        transport_sweep(transport, project, tmp_path / "results", "nr")

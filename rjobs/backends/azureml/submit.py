@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from rjobs.backends.azureml.calls import ServiceCalls
-from rjobs.backends.azureml.jobs import build_command_job
+from rjobs.backends.azureml.jobs import RUN_PROPERTY, build_command_job
 from rjobs.backends.azureml.status import job_handle
 from rjobs.backends.base import CellJob, JobHandle
 from rjobs.core.errors import InputError
@@ -30,6 +30,30 @@ def job_shape(entity: Any) -> tuple[str, ...]:
     )
 
 
+def foreign(existing: Any, run: str | None, experiment: str | None) -> str | None:
+    """Why an existing job of the wanted name is not ours to attach to (job names are unique across the workspace,
+    so an old job of another run or experiment can hold it); None when it is ours."""
+    properties = getattr(existing, "properties", None) or {}
+    theirs_run, theirs_experiment = properties.get(RUN_PROPERTY), getattr(existing, "experiment_name", None)
+    if theirs_run != run:
+        return f"it belongs to run {theirs_run!r}" if theirs_run else "it was not made by rjobs"
+    if experiment and theirs_experiment and theirs_experiment != experiment:
+        return f"it is in experiment {theirs_experiment!r}"
+    return None
+
+
+def refuse_foreign(existing: Any, run: str | None, experiment: str | None, source: Any) -> None:
+    """InputError (exit 2) when the existing job of our name is someone else's."""
+    reason = foreign(existing, run, experiment)
+    if reason is not None:
+        raise InputError(
+            source,
+            "run name",
+            f"job {existing.name} already exists in the workspace and {reason}",
+            "choose another --run-name",
+        )
+
+
 class JobSubmitter:
     """Submits jobs once each. The SDK's local schema validation (CPU-heavy at scale) runs for the first job of
     each shape only; until a job of that shape was created, every attempt is validated."""
@@ -44,7 +68,10 @@ class JobSubmitter:
     def find(self, job: CellJob) -> JobHandle | None:
         """The existing job of this name, if any: one get."""
         found = self.calls.get_job(job.job_name)
-        return None if found is None else job_handle(found, self.backend, job.run, job.cell_id, job.attempt)
+        if found is None:
+            return None
+        refuse_foreign(found, job.run, job.spec.experiment, job.spec.source)
+        return job_handle(found, self.backend, job.run, job.cell_id, job.attempt)
 
     def create(self, entity: Any) -> Any:
         """One create_or_update; a name created here before, or one the service refuses because it exists, is
@@ -63,6 +90,7 @@ class JobSubmitter:
             existing = self.calls.get_job(entity.name)
             if existing is None:
                 raise
+            refuse_foreign(existing, (entity.properties or {}).get(RUN_PROPERTY), entity.experiment_name, None)
             log.info("job %s already exists: attaching", entity.name)
             return existing
         with self._lock:
