@@ -1,6 +1,6 @@
-"""Defects of the Azure path (issue 21) that the transport-level fake shows: each test states the behaviour the
-product should have and is a strict xfail until the product has it. They run the project's own AzureMLBackend and
-engine over the real MLClient, so what they count is what the service would see."""
+"""Defects of the Azure path (issue 21) on the transport-level fake: each test states the behaviour the product
+should have (they were strict xfails, or failed, before the fixes on this branch). They run the project's own
+AzureMLBackend and engine over the real MLClient, so what they count is what the service would see."""
 
 from __future__ import annotations
 
