@@ -111,14 +111,6 @@ class Backend(Protocol):
 
 
 @runtime_checkable
-class AttachesOnSubmit(Protocol):
-    """submit() of a job name that exists returns that job (the name is the idempotency key), so a job this run has
-    not recorded needs no find() before its submission: one request less per cell on a service."""
-
-    attaches_on_submit: bool
-
-
-@runtime_checkable
 class ListsRunJobs(Protocol):
     """Finds a run's jobs beyond the ledger (a crash between starting a job and recording it), for cancel."""
 

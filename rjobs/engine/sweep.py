@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from rjobs.backends.base import AttachesOnSubmit, Backend, CellJob, EnvironmentInfo, JobHandle
+from rjobs.backends.base import Backend, CellJob, EnvironmentInfo, JobHandle
 from rjobs.core.errors import JobTimedOutError, TransientBackendError
 from rjobs.core.files import tail_text
 from rjobs.core.naming import job_name
@@ -191,8 +191,7 @@ class Sweep:
         while True:
             job = self.cell_job(cell, attempt)
             with self.settings.job_slot():
-                unrecorded = isinstance(self.backend, AttachesOnSubmit) and record.job_name != job.job_name
-                handle = None if unrecorded else self.retry.call("find", lambda job=job: self.backend.find(job))
+                handle = self.retry.call("find", lambda job=job: self.backend.find(job))
                 if handle is None:
                     if self.aborted.is_set():
                         return self._cancelled(record, submissions)

@@ -40,11 +40,9 @@ from rjobs.inputs.spec import InputSpec, JobSpec
 class AzureMLBackend:
     """Jobs named `<run>-<cell>[-rN]` in one workspace; a name that exists is attached to, never duplicated.
 
-    Implements Backend and the capabilities AttachesOnSubmit, ListsRunJobs, HasWorkspaceTracking and RegistersModels."""
+    Implements Backend and the capabilities ListsRunJobs, HasWorkspaceTracking and RegistersModels."""
 
     remote = True
-    attaches_on_submit = True
-    """A create of an existing name answers that job (200, or 409 and a get): see submit.JobSubmitter.create."""
 
     def __init__(
         self,
