@@ -12,6 +12,7 @@ import pytest
 from rjobs.core.errors import InputError
 from rjobs.core.values import MAX_ARG_STRLEN, argv_limit
 from rjobs.inputs.grid import MAX_CELLS_CEILING, build_cells, cell_id
+from rjobs.inputs.options import derive_run_name
 from rjobs.inputs.spec import JobSpec, load_job_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,3 +152,13 @@ def test_ordinary_values_keep_the_cell_ids_of_the_previous_release(params: dict[
 
 def test_a_value_yaml_used_to_retype_gets_its_own_id() -> None:
     assert cell_id({"x": "010"}) != cell_id({"x": 8})
+
+
+def test_an_unchanged_job_keeps_the_run_name_of_the_previous_release(tmp_path: Path) -> None:
+    job = tmp_path / "job.yml"
+    job.write_text(
+        'command: Rscript -e "1" --seed ${{inputs.seed}} --f ${{inputs.f}} --m ${{inputs.m}}\n'
+        "inputs:\n  seed: 1\n  f: 0.2\n  m: lm\nenvironment: azureml:r-env@latest\nresources:\n  instance_count: 1\n"
+    )
+    spec = load_job_spec(job)
+    assert derive_run_name(spec, build_cells(spec, grid={"seed": [1, 2]}), None) == "job-faac1f81"
