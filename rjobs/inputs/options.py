@@ -147,6 +147,7 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
     check_results_folder(options.results)
     spec = load_job_spec(options.job)
     check_local_files(spec, entry_script(spec))
+    check_results_outside_code(options.results, spec)
     grid_file = options.grid or _beside(spec, "grid.yml")
     if options.grid_values is not None:
         grid_file = None
@@ -190,6 +191,21 @@ def check_results_folder(results: str) -> None:
             pass
     except OSError as exc:
         raise InputError("--results", results, f"cannot be written ({existing}: {exc.strerror})", fix) from None
+
+
+def check_results_outside_code(results: str, spec: JobSpec) -> None:
+    """Results may lie inside the code folder (the snapshot leaves them out) but not be it or hold it: then the
+    code itself would count as results and every job would get an empty code folder."""
+    if spec.code is None:
+        return
+    code, folder = spec.code.resolve(), Path(results).resolve()
+    if code == folder or folder in code.parents:
+        raise InputError(
+            "--results",
+            results,
+            f"is or holds the job's code folder {spec.code}",
+            "give results a folder of its own, e.g. --results results",
+        )
 
 
 def dockerfile_path(environment_file: Path | None) -> Path | None:
