@@ -186,6 +186,7 @@ class Study:
             for interval in range(self._evaluated.get(cell, 0) + 1, len(mine) + 1):
                 self._evaluated[cell] = interval
                 if should_stop(policy, self.job.objective, mine[:interval], others):
+                    self._finished_values[cell] = mine  # its outputs are never collected: keep what it reported
                     self._terminate(cell, handles[cell], interval)
                     break
 
