@@ -36,10 +36,13 @@ def write_project(tmp_path: Path, **changes: Any) -> Path:
     return path
 
 
-def make_study(job_path: Path, results: Path, run: str = "study", *, sampler: Any = None) -> Study:
-    """The Sweep and Study of a sweep job on the local backend, as flows/sweep_job_flow.py wires them."""
+def make_study(job_path: Path, results: Path, run: str = "study", *, sampler: Any = None, wrap: Any = None) -> Study:
+    """The Sweep and Study of a sweep job on the local backend, as flows/sweep_job_flow.py wires them; `wrap`
+    may wrap the backend (tests.reliability.driver.KillAt)."""
     job: SweepJob = load_sweep_job(job_path)
-    backend = LocalBackend(check_packages=False)
+    backend: Any = LocalBackend(check_packages=False)
+    if wrap is not None:
+        backend = wrap(backend)
     monitor = JobMonitor(backend, interval=0.05)
     settings = SweepSettings(run=run, retries=0, timeout_s=job.limits.trial_timeout)
     sweep = Sweep(job.spec, [], backend, RunLedger(results, run), settings, monitor)
