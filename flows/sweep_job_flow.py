@@ -19,6 +19,7 @@ from rjobs.engine.sweep import Sweep
 from rjobs.inputs.options import SweepOptions
 from rjobs.search.resolve import PreparedSearch, prepare_search
 from rjobs.search.study import EARLY_TERMINATION, Study
+from rjobs.search.trial_plot import plot_metric_by_trial
 from tasks.environment import check_environment, stage_data, upload_code
 from tasks.results import write_results
 from tasks.tracking import log_to_mlflow, plot_sweep, select_and_register
@@ -67,6 +68,8 @@ def sweep_job(options: SweepOptions = SweepOptions(job="sweep.yml")) -> dict[str
             summary = write_results(sweep, study_summary(study, search.max_concurrent))
         tracking = None if options.no_mlflow else log_to_mlflow(sweep, options.tracking_uri)
         plot = plot_sweep(sweep, job.objective)
+        trial_plot = plot_metric_by_trial(sweep.ledger, study.book.trials, job.objective, job.sampling.type)
+        logger.info("plot: %s", trial_plot)
         summary["best"] = select_and_register(
             sweep, job.objective, options.register_model, options.model_path, tracking, plot
         )

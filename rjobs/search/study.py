@@ -12,7 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from rjobs.backends.base import JobHandle, ReportsStepMetrics
 from rjobs.core.states import JobState
 from rjobs.core.step_metrics import STEP_METRICS_FILE, read_step_metrics
-from rjobs.engine.sweep import CellResult, Sweep
+from rjobs.engine.sweep import CellResult, Outcome, Sweep
 from rjobs.inputs.grid import Cell
 from rjobs.search.policies import primary_values, should_stop
 from rjobs.search.samplers import GridSampler, RandomSampler, Sampler, Told
@@ -65,6 +65,7 @@ class Study:
         """Resume the trials a crash left running, then ask new ones within the limits; an interruption cancels
         every job in flight (through the sweep) before it propagates."""
         self._settle_terminated()
+        self._reuse_finished()
         resumed = [trial for trial in self.book.trials if not trial.finished]
         started = self.clock()
         futures: dict[Future[CellResult], Trial] = {}
@@ -152,6 +153,14 @@ class Study:
                 self.sweep.retry.call("cancel", lambda handle=handle: self.sweep.backend.cancel(handle))
             record.state, record.error = JobState.CANCELED.value, EARLY_TERMINATION
             self.sweep.ledger.save(record)
+
+    def _reuse_finished(self) -> None:
+        """Trials an earlier run finished are reused as they ended (a failed one was told as failed: it stays so),
+        and counted as reused in run.json."""
+        for trial in self.book.trials:
+            record = self.sweep.ledger.load(trial.cell)
+            if trial.finished and record is not None:
+                self.sweep.results[trial.cell] = CellResult(record, Outcome.REUSED)
 
     def _values(self, trial: Trial, running: dict[str, list[float]]) -> list[float]:
         """A trial's primary-metric values so far: read while it runs, from its collected outputs once finished."""
