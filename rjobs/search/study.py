@@ -64,6 +64,11 @@ class Study:
     def run(self) -> None:
         """Resume the trials a crash left running, then ask new ones within the limits; an interruption cancels
         every job in flight (through the sweep) before it propagates."""
+        if self.job.early_termination is not None and not isinstance(self.sweep.backend, ReportsStepMetrics):
+            log.warning(
+                "the %s backend cannot read a running trial's outputs/metrics.jsonl: early termination is off",
+                self.sweep.backend.name,
+            )
         self._settle_terminated()
         self._reuse_finished()
         resumed = [trial for trial in self.book.trials if not trial.finished]
