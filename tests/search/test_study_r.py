@@ -124,3 +124,19 @@ def test_bayesian_beats_random_on_an_r_quadratic_over_the_same_seeds(tmp_path: P
     (tmp_path / "best.json").write_text(json.dumps(report))
     print(f"best of 20 by seed: {report}")
     assert statistics.fmean(best["bayesian"]) < statistics.fmean(best["random"])
+
+
+def test_the_sweep_timeout_cancels_running_trials_and_asks_no_more(tmp_path: Path) -> None:
+    """Trials that never end on their own (loss above hang_above: -1): the sweep's 2 s timeout cancels the two in
+    flight, asks no third, and leaves them running in study.json, so a re-run would run them again."""
+    path = write_project(
+        tmp_path,
+        trial=STEPPED,
+        inputs={"steps": 1, "hang_above": -1, "pause": 0},
+        limits={"max_total_trials": 6, "max_concurrent_trials": 2, "timeout": 2},
+    )
+    study = make_study(path, tmp_path / "results")
+    study.run()
+    assert [trial.state for trial in study.book.trials] == ["running", "running"]
+    summary = study.sweep.finish()
+    assert (summary["cells"], summary["cancelled"], summary["completed"]) == (2, 2, 0)
