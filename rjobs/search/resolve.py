@@ -14,6 +14,7 @@ from rjobs.inputs.options import ResolvedSweep, SweepOptions, check_results_fold
 from rjobs.inputs.result_options import check_result_options
 from rjobs.inputs.spec import check_local_files
 from rjobs.search.sweep_file import SweepJob, load_sweep_job
+from rjobs.search.trials import STUDY_FILE, TrialBook
 
 GRID_ONLY = {"grid": "--grid", "grid_values": "grid_values", "param": "--param", "select": "--select"}
 
@@ -59,6 +60,7 @@ def resolve_search(options: SweepOptions) -> ResolvedSearch:
         run = check_run_name(options.run_name)
     else:
         run = derive_run_name(replace(job.spec, raw=job.raw), [], environment_file, Path(options.results))
+    check_study(Path(options.results) / run, job)
     resolved = ResolvedSweep(
         options=options, spec=job.spec, cells=[], run=run, environment_file=environment_file, objective=job.objective
     )
@@ -69,3 +71,14 @@ def prepare_search(options: SweepOptions) -> PreparedSearch:
     """Resolve, then build the backend the options name."""
     search = resolve_search(options)
     return PreparedSearch(search, PreparedSweep(search.resolved, make_backend(search.resolved)))
+
+
+def check_study(run_dir: Path, job: SweepJob) -> None:
+    """A run folder already holding another study (a --run-name reused with another sampler or seed) is refused
+    before anything runs: its trials were asked by another sequence."""
+    try:
+        TrialBook.open(run_dir, job.sampling.type, job.sampling.seed)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            run_dir / STUDY_FILE, None, str(exc).replace(str(run_dir / STUDY_FILE), "it"), "choose another --run-name"
+        ) from None

@@ -134,3 +134,16 @@ def test_emit_yaml_writes_the_platform_sweep_and_says_what_it_loses(tmp_path: Pa
     assert emitted["type"] == "sweep"
     assert emitted["search_space"]["x"] == {"type": "uniform", "min_value": -5, "max_value": 5}
     assert (out / emitted["trial"]["code"]).resolve() == (path.parent / "src").resolve()
+
+
+def test_a_run_name_holding_another_study_is_refused(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    run_dir = tmp_path / "results" / "mine"
+    run_dir.mkdir(parents=True)
+    (run_dir / "study.json").write_text('{"sampler": "bayesian", "seed": 1, "trials": []}')
+    args = ["--job", str(path), "--results", str(tmp_path / "results"), "--run-name", "mine", "--dry-run"]
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.train", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert "study.json: it belongs to a bayesian study with seed 1; choose another --run-name" in done.stderr
