@@ -29,7 +29,11 @@ from rjobs.inputs.options import SweepOptions
 from rjobs.results.selection import NoEligibleCellError
 from rjobs.search.emit import emit_sweep_yaml
 from rjobs.search.resolve import PreparedSearch, prepare_search, resolve_search
+from rjobs.search.study import make_sampler
 from rjobs.search.sweep_file import is_sweep_file
+from rjobs.search.tpe import N_STARTUP
+
+PREVIEW_TRIALS = 10
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,8 +58,15 @@ def describe(prepared: PreparedSearch) -> str:
         f"early termination: {job.early_termination.type if job.early_termination else 'none'}",
         "search space:",
         *(f"  {name}: {dimension.kind}" for name, dimension in job.space.items()),
-        f"command: {job.spec.command}",
+        f"command: {job.raw['trial']['command']}",
     ]
+    sampler = make_sampler(job)
+    shown = min(job.limits.max_total_trials, PREVIEW_TRIALS)
+    if job.sampling.type == "bayesian":
+        shown = min(shown, N_STARTUP)
+    first = [params for index in range(shown) if (params := sampler.ask(index, [])) is not None]
+    lines.append(f"first {len(first)} trial(s) of a fresh run:")
+    lines.extend(f"  {index}: {' '.join(f'{k}={v}' for k, v in params.items())}" for index, params in enumerate(first))
     return "\n".join(lines)
 
 

@@ -147,3 +147,24 @@ def test_a_run_name_holding_another_study_is_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "study.json: it belongs to a bayesian study with seed 1; choose another --run-name" in done.stderr
+
+
+def test_dry_run_lists_the_first_trials_a_fresh_run_asks_and_runs_nothing(tmp_path: Path) -> None:
+    from rjobs.search.samplers import RandomSampler
+
+    path = write_project(tmp_path)
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.train", "--job", str(path), "--results", str(results), "--dry-run"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    job = load_sweep_job(path)
+    for index in range(6):
+        params = RandomSampler(job.space, 7).ask(index, [])
+        assert f"  {index}: x={params['x']} y={params['y']}" in done.stdout  # type: ignore[index]
+    assert "${{search_space.x}}" in done.stdout
+    assert not results.exists()
