@@ -172,8 +172,12 @@ class Study:
         if trial.cell in running:
             return running[trial.cell]
         if trial.cell not in self._finished_values:
-            path = self.sweep.ledger.outputs_dir(trial.cell) / STEP_METRICS_FILE
-            self._finished_values[trial.cell] = primary_values(read_step_metrics(path), self.job.objective.metric)
+            steps = read_step_metrics(self.sweep.ledger.outputs_dir(trial.cell) / STEP_METRICS_FILE)
+            record = self.sweep.ledger.load(trial.cell)
+            backend = self.sweep.backend
+            if not steps and record is not None and record.handle and isinstance(backend, ReportsStepMetrics):
+                steps = backend.step_metrics(JobHandle.from_json(record.handle))  # stopped early: never collected
+            self._finished_values[trial.cell] = primary_values(steps, self.job.objective.metric)
         return self._finished_values[trial.cell]
 
     def _check_early_termination(self, running: list[Trial]) -> None:
