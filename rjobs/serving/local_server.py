@@ -81,6 +81,10 @@ class LocalServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    def exited(self) -> bool:
+        """True once a started R process has ended on its own."""
+        return self._process is not None and self._process.poll() is not None
+
     def start(self) -> str:
         """Start R (port 0 picks a free one) and return the base URL; R's output goes to log_path."""
         if not self.model.is_file():
