@@ -16,12 +16,12 @@ from pathlib import Path
 from types import FrameType
 
 from rjobs.core.errors import InputError, ServingError
-from rjobs.inputs.result_options import DEFAULT_MODEL_PATH, check_model_name
+from rjobs.inputs.result_options import DEFAULT_MODEL_PATH
 from rjobs.results.selection import NoEligibleCellError
 from rjobs.serving.context import BuildContext, write_context
 from rjobs.serving.local_server import DEFAULT_HOST, LocalServer
 from rjobs.serving.model_source import ServedModel, from_registry, from_run, parse_model_ref
-from rjobs.serving.routes import MODEL_FILE, PREDICT_FILE, SCORING_ROUTE
+from rjobs.serving.routes import MODEL_FILE, PREDICT_FILE, SCORING_ROUTE, check_endpoint_name
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -53,7 +53,7 @@ def resolve_model(args: argparse.Namespace, scratch: Path) -> ServedModel:
 
 def prepare(args: argparse.Namespace, scratch: Path) -> tuple[ServedModel, BuildContext]:
     """The model and its build context, every input checked before anything is started."""
-    check_model_name(args.endpoint, "--endpoint")
+    check_endpoint_name(args.endpoint)
     if not 0 <= args.port <= 65535:
         raise InputError("--port", str(args.port), "is not a port", "pass 0-65535 (0 picks a free one)")
     model = resolve_model(args, scratch)
