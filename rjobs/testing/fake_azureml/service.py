@@ -19,6 +19,7 @@ from rjobs.testing.fake_azureml.routes_assets import AssetRoutes
 from rjobs.testing.fake_azureml.routes_blobs import BlobRoutes
 from rjobs.testing.fake_azureml.routes_jobs import JobRoutes
 from rjobs.testing.fake_azureml.routes_online import OnlineRoutes, OnlineState
+from rjobs.testing.fake_azureml.routes_registry import RegistryRoutes, RegistryState
 from rjobs.testing.fake_azureml.routes_runs import RunRoutes
 from rjobs.testing.fake_azureml.routes_workspace import WorkspaceRoutes
 
@@ -53,6 +54,7 @@ class FakeAzureMLService:
         self.options = options or ServiceOptions()
         self.blobs = BlobStore(workspace)
         self.online = OnlineState()
+        self.registry = RegistryState()
         workspace.commands = LocalizingCommandRunner(workspace.commands, self.blobs)
         self.records: list[RequestRecord] = []
         self._records_lock = threading.Lock()
@@ -64,6 +66,7 @@ class FakeAzureMLService:
             RunRoutes(self),
             BlobRoutes(self),
             OnlineRoutes(self),
+            RegistryRoutes(self),
         ):
             self.router.extend(routes.routes())
 
