@@ -42,6 +42,8 @@ class OnlineState:
     deployments: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     images: set[str] = field(default_factory=set)
     containers: dict[str, Container] = field(default_factory=dict)
+    container_factory: Callable[[str], Container] | None = None
+    """Starts the container of an image on its first scoring request (a test runs the image's serve.R under R)."""
     scored: list[tuple[str, str, int]] = field(default_factory=list)
     """(endpoint, deployment, status) of every scoring request, in order."""
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -242,6 +244,8 @@ class OnlineRoutes:
                 return error_reply(404, "NotFound", "No valid deployments to route to.")
             image = self.image_of(deployments[name]["properties"])
             container = self.state.containers.get(str(image))
+            if container is None and self.state.container_factory is not None:
+                container = self.state.containers[str(image)] = self.state.container_factory(str(image))
         if container is None:
             status, body = 502, b'{"error": "the container is not running"}'
         else:
