@@ -79,8 +79,7 @@ def serve_until_stopped(server: LocalServer, stop: threading.Event) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.start()
-        server.wait_ready()
-        if stop.is_set():
+        if server.wait_ready(cancelled=stop.is_set) is None or stop.is_set():
             return EXIT_INTERRUPTED
         print(f"serving on {server.url} (POST {server.url}{SCORING_ROUTE}); Ctrl-C stops", flush=True)
         while not stop.wait(0.5):

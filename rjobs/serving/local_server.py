@@ -117,8 +117,11 @@ class LocalServer:
         except (urllib.error.URLError, OSError):
             return False
 
-    def wait_ready(self, deadline_s: float = READY_DEADLINE_S, poll_s: float = 0.2) -> str:
-        """Poll the readiness route until it answers; R exiting first or the deadline passing is a ServingError."""
+    def wait_ready(
+        self, deadline_s: float = READY_DEADLINE_S, poll_s: float = 0.2, cancelled: Callable[[], bool] = lambda: False
+    ) -> str | None:
+        """Poll the readiness route until it answers; R exiting first or the deadline passing is a ServingError.
+        None (R stopped) when `cancelled` says so first: Ctrl-C while R still loads."""
         if self._process is None:
             raise ServingError(self.url, "was never started")
         end = self.clock() + deadline_s
@@ -128,6 +131,9 @@ class LocalServer:
                 raise ServingError(self.url, f"{detail}: {tail_text(self.log_path, 5)}", self.log_path)
             if self.ready():
                 return self.url
+            if cancelled():
+                self.stop()
+                return None
             if self.clock() >= end:
                 self.stop()
                 raise ServingError(self.url, f"not ready after {deadline_s:.0f} s; stopped", self.log_path)
