@@ -56,12 +56,8 @@ class DeployOutcome:
 
 def inference_config() -> dict[str, dict[str, Any]]:
     """The routes Azure ML probes and forwards to in the container: serve.R's, on its port."""
-    route = lambda path: {"path": path, "port": CONTAINER_PORT}  # noqa: E731
-    return {
-        "liveness_route": route(LIVENESS_ROUTE),
-        "readiness_route": route(READINESS_ROUTE),
-        "scoring_route": route(SCORING_ROUTE),
-    }
+    routes = {"liveness_route": LIVENESS_ROUTE, "readiness_route": READINESS_ROUTE, "scoring_route": SCORING_ROUTE}
+    return {name: {"path": path, "port": CONTAINER_PORT} for name, path in routes.items()}
 
 
 def endpoint_entity(plan: EndpointPlan, traffic: Mapping[str, int] | None = None) -> Any:
