@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,11 +14,11 @@ from flows.cli import (
     EXIT_CANCELLED,
     EXIT_FAILED_CELLS,
     EXIT_OK,
-    _raise_interrupt,
+    bad_input,
     build_parser,
     options_from_args,
     print_table,
-    without_heartbeats,
+    run_handed_over,
 )
 from flows.cli import main as command_job_main
 from flows.temporary_server import TemporaryServer
@@ -87,38 +85,19 @@ def main_sweep(options: SweepOptions) -> int:
         if not backend.remote:
             backend.ensure_data(spec)
             backend.ensure_environment(spec)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValueError as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except (InputError, ValueError) as exc:
+        return bad_input(exc)
     return run_sweep_flow(prepared, server)
 
 
 def run_sweep_flow(prepared: PreparedSearch, server: TemporaryServer | None) -> int:
+    """The sweep-job flow with this study handed over, then the table and the exit code."""
     from flows.sweep_job_flow import HANDED_OVER, sweep_job
 
-    if server is not None:
-        try:
-            server.wait()
-        except RuntimeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_FAILED_CELLS
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    token = HANDED_OVER.set(prepared)
-    try:
-        with without_heartbeats() if server is not None else contextlib.nullcontext():
-            state = sweep_job(prepared.search.resolved.options, return_state=True)
-    except KeyboardInterrupt:
-        print(
-            "cancelled: in-flight trials were cancelled; re-run with the same --run-name to continue", file=sys.stderr
-        )
-        return EXIT_CANCELLED
-    finally:
-        HANDED_OVER.reset(token)
-        signal.signal(signal.SIGTERM, previous)
-    return report(prepared, state)
+    state = run_handed_over(
+        lambda: sweep_job(prepared.search.resolved.options, return_state=True), HANDED_OVER, prepared, server, "trials"
+    )
+    return state if isinstance(state, int) else report(prepared, state)
 
 
 def report(prepared: PreparedSearch, state: Any) -> int:
