@@ -9,6 +9,8 @@ import json
 import signal
 import sys
 import typing
+from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -103,20 +105,32 @@ def main(argv: list[str] | None = None) -> int:
         if not prepared.backend.remote:  # fail fast, before Prefect: local R lacks a package, data is missing
             prepared.backend.ensure_data(prepared.resolved.spec)
             prepared.backend.ensure_environment(prepared.resolved.spec)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValueError as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except (InputError, ValueError) as exc:
+        return bad_input(exc)
     return run_flow(prepared, server)
 
 
+def bad_input(exc: Exception) -> int:
+    """Bad input is one line on stderr and exit 2, whichever check found it."""
+    print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
 def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
-    """The train flow (on the temporary server once it answers) with this sweep handed over, then the table and
-    the exit code."""
+    """The train flow with this sweep handed over, then the table and the exit code."""
     from flows.train_flow import HANDED_OVER, train
 
+    state = run_handed_over(
+        lambda: train(prepared.resolved.options, return_state=True), HANDED_OVER, prepared, server, "jobs"
+    )
+    return state if isinstance(state, int) else report(prepared.resolved, state)
+
+
+def run_handed_over(
+    flow: Callable[[], Any], handed_over: ContextVar[Any], prepared: Any, server: TemporaryServer | None, what: str
+) -> Any:
+    """Run a flow on the temporary server once it answers, with what the CLI prepared handed over (resolved once)
+    and SIGTERM taken as Ctrl-C: the flow's final state, or the exit code when it could not start or was cancelled."""
     if server is not None:
         try:
             server.wait()
@@ -124,17 +138,18 @@ def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED_CELLS
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    token = HANDED_OVER.set(prepared)
+    token = handed_over.set(prepared)
     try:
         with without_heartbeats() if server is not None else contextlib.nullcontext():
-            state = train(prepared.resolved.options, return_state=True)
+            return flow()
     except KeyboardInterrupt:
-        print("cancelled: in-flight jobs were cancelled; re-run with the same --run-name to continue", file=sys.stderr)
+        print(
+            f"cancelled: in-flight {what} were cancelled; re-run with the same --run-name to continue", file=sys.stderr
+        )
         return EXIT_CANCELLED
     finally:
-        HANDED_OVER.reset(token)
+        handed_over.reset(token)
         signal.signal(signal.SIGTERM, previous)
-    return report(prepared.resolved, state)
 
 
 def without_heartbeats() -> contextlib.AbstractContextManager[Any]:

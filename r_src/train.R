@@ -66,6 +66,16 @@ fit_model <- function(model, formula, train, seed) {
   )
 }
 
+# The columns the model reads, as served: numeric, or categorical with the training levels (rjobs/serving/serve.R
+# builds factors with these levels, so a request's rows are coded as the training rows were).
+input_schema <- function(train, features) {
+  lapply(features, function(name) {
+    column <- train[[name]]
+    if (is.numeric(column)) list(name = name, type = "numeric", levels = NULL)
+    else list(name = name, type = "categorical", levels = levels(as.factor(column)))
+  })
+}
+
 predict_model <- function(fit, test) {
   if (inherits(fit, "ranger")) predict(fit, data = test)$predictions else predict(fit, newdata = test)
 }
@@ -116,6 +126,7 @@ main <- function() {
 
   dir.create(opt$output, recursive = TRUE, showWarnings = FALSE)
   write_json(metrics, file.path(opt$output, "metrics.json"), auto_unbox = TRUE, digits = NA, pretty = TRUE)
+  attr(fit, "input_schema") <- input_schema(train, features)
   saveRDS(fit, file.path(opt$output, "model.rds"))
   plot_pred_vs_actual(file.path(opt$output, "pred_vs_actual.png"), test[[target]], predicted,
                       opt$model, features)

@@ -2,10 +2,11 @@
 # Install R and the R packages this project runs with, on Debian/Ubuntu, as root.
 # Idempotent: one Rscript call finds what is missing; apt-get (update, then install) runs only then.
 # optparse, jsonlite and ranger are what r_src/train.R needs; tidyverse is for the seed guide's
-# penguins.R that a test runs. Silent when nothing is missing or the install succeeds.
+# penguins.R that a test runs; plumber serves a model (rjobs/serving/serve.R).
+# Silent when nothing is missing or the install succeeds.
 set -euo pipefail
 
-r_packages=(optparse jsonlite ranger tidyverse)
+r_packages=(optparse jsonlite ranger tidyverse plumber)
 
 missing_r_packages() {
     Rscript -e 'pkgs <- commandArgs(trailingOnly = TRUE)

@@ -4,6 +4,7 @@ workspace for flow runs."""
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,3 +76,12 @@ def fake_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMLCli
     )
     monkeypatch.setattr("rjobs.backends.azureml.workspace.make_ml_client", lambda *args, **kwargs: fake)
     return fake
+
+
+@pytest.fixture
+def sockets() -> Iterator[list[socket.socket]]:
+    """UNIX sockets bound by a test, closed after it."""
+    opened: list[socket.socket] = []
+    yield opened
+    for sock in opened:
+        sock.close()

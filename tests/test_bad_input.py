@@ -218,3 +218,15 @@ def test_dry_run_shows_values_as_written(
     out = capsys.readouterr().out
     for fragment in argv:
         assert fragment + " " in out or out.rstrip().endswith(fragment) or fragment + "\n" in out, (fragment, out)
+
+
+@pytest.mark.parametrize("where", ["r_src", "."], ids=["the-code-folder", "a-folder-holding-it"])
+def test_results_that_are_or_hold_the_code_folder_are_refused(
+    demo_project: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    results = demo_project / where
+    code = main(["--job", str(demo_project / "job.yml"), "--results", str(results), "--dry-run"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == EXIT_BAD_INPUT
+    assert len(lines) == 1 and "is or holds the job's code folder" in lines[0], lines
+    assert "give results a folder of its own" in lines[0]

@@ -146,3 +146,12 @@ class RegisteredModelRef:
     version: str
     source: str
     created: bool
+
+
+@runtime_checkable
+class ReportsStepMetrics(Protocol):
+    """Reads a running job's intermediate metrics (outputs/metrics.jsonl so far), for early termination."""
+
+    def step_metrics(self, handle: JobHandle) -> list[dict[str, float]]:
+        """The `{"step": n, ...}` lines the job has appended until now; none when it has written none yet."""
+        ...

@@ -61,3 +61,16 @@ class TransientBackendError(RJobsError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ServingError(RJobsError):
+    """A model server did not come up, answer or stop as it should: names the endpoint and where to look."""
+
+    def __init__(self, endpoint: str, detail: str, look_at: str | Path | None = None) -> None:
+        self.endpoint, self.detail, self.look_at = endpoint, detail, look_at
+        hint = f" (see {look_at})" if look_at else ""
+        super().__init__(f"endpoint {endpoint}: {detail}{hint}")
+
+
+class SmokeTestError(ServingError):
+    """A new deployment failed its smoke request, so traffic stayed where it was."""

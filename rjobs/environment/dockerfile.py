@@ -33,6 +33,11 @@ def _dockerfile_text(dockerfile: Path) -> str:
     return joined.replace('\\"', '"').replace("\\'", "'")
 
 
+def dockerfile_instructions(dockerfile: Path) -> str:
+    """The Dockerfile's instructions, one per line (comments dropped, continuations joined), for other readers."""
+    return _dockerfile_text(dockerfile)
+
+
 def _littler_arguments(args: str) -> list[str]:
     """Positional arguments of an install2.r / installGithub.r call (options and values dropped)."""
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rjobs.core.errors import InputError
-from rjobs.core.values import argument_problem, value_text
+from rjobs.core.values import argument_problem, typed_value, value_text
 from rjobs.inputs.command import ArgvChecker
 from rjobs.inputs.spec import JobSpec
 from rjobs.inputs.yaml_source import parse_yaml, read_yaml_file
@@ -40,8 +40,9 @@ class Cell:
 
 
 def canonical_params(params: Mapping[str, Any]) -> str:
-    """Key-sorted compact JSON of the values' texts: same texts, same canonical form, whatever order or type."""
-    texts = {str(k): value_text(v) for k, v in params.items()}
+    """Key-sorted compact JSON of what R receives, whatever order or type. A text that spells a number as Python
+    prints it is written as that number, so ordinary cells keep the ids they had when YAML typed their values."""
+    texts = {str(k): typed_value(value_text(v)) for k, v in params.items()}
     return json.dumps(texts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -16,6 +16,7 @@ from rjobs.core.errors import InputError
 from rjobs.core.hashing import content_hash, hash_tree
 from rjobs.core.naming import check_run_name, slug
 from rjobs.core.snapshot import code_snapshot, snapshot_hash
+from rjobs.core.values import typed_value
 from rjobs.inputs.command import entry_script
 from rjobs.inputs.grid import DEFAULT_MAX_CELLS, MAX_CELLS_CEILING, Cell, build_cells, canonical_params
 from rjobs.inputs.result_options import Objective, check_result_options, parse_objective
@@ -106,7 +107,7 @@ def derive_run_name(
 ) -> str:
     """Same job, code, data, environment and grid give the same run name, so a re-run resumes. The code counts as
     its snapshot (core.snapshot): results inside the code folder, .git, .venv and ignored files change nothing."""
-    parts = [json.dumps(spec.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)]
+    parts = [json.dumps(_typed(spec.raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)]
     if spec.code is not None and spec.code.is_dir():
         snapshot = code_snapshot(spec.code, exclude=[results] if results is not None else [])
         snapshot.warn()
@@ -123,6 +124,16 @@ def derive_run_name(
     return f"{slug(spec.experiment_name or spec.source.stem)}-{content_hash(parts)}"
 
 
+def _typed(tree: Any) -> Any:
+    """The job file with numbers as numbers (core.values.typed_value), so the run name hashes an unchanged job.yml
+    as earlier releases did and their results folders still resume."""
+    if isinstance(tree, dict):
+        return {key: _typed(value) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_typed(item) for item in tree]
+    return typed_value(tree) if isinstance(tree, str) else tree
+
+
 def _beside(spec: JobSpec, name: str) -> Path | None:
     """The conventional file next to the job YAML, when the user has one."""
     path = spec.base_dir / name
@@ -136,6 +147,7 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
     check_results_folder(options.results)
     spec = load_job_spec(options.job)
     check_local_files(spec, entry_script(spec))
+    check_results_outside_code(options.results, spec)
     grid_file = options.grid or _beside(spec, "grid.yml")
     if options.grid_values is not None:
         grid_file = None
@@ -179,6 +191,21 @@ def check_results_folder(results: str) -> None:
             pass
     except OSError as exc:
         raise InputError("--results", results, f"cannot be written ({existing}: {exc.strerror})", fix) from None
+
+
+def check_results_outside_code(results: str, spec: JobSpec) -> None:
+    """Results may lie inside the code folder (the snapshot leaves them out) but not be it or hold it: then the
+    code itself would count as results and every job would get an empty code folder."""
+    if spec.code is None:
+        return
+    code, folder = spec.code.resolve(), Path(results).resolve()
+    if code == folder or folder in code.parents:
+        raise InputError(
+            "--results",
+            results,
+            f"is or holds the job's code folder {spec.code}",
+            "give results a folder of its own, e.g. --results results",
+        )
 
 
 def dockerfile_path(environment_file: Path | None) -> Path | None:

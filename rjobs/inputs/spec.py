@@ -181,7 +181,11 @@ def _string_map(path: Path, key: str, raw: Any) -> dict[str, str]:
 def load_job_spec(path: str | Path) -> JobSpec:
     """Read job.yml and check what the engine relies on, raising InputError with file, key and fix."""
     path = Path(path).resolve()
-    raw = read_yaml_file(path, "pass --job with the path of your job YAML")
+    return job_spec_from_raw(path, read_yaml_file(path, "pass --job with the path of your job YAML"))
+
+
+def job_spec_from_raw(path: Path, raw: Any) -> JobSpec:
+    """A command job from its source tree (a sweep job's trial becomes one); path is where it was read from."""
     if not isinstance(raw, Mapping):
         raise InputError(
             path, None, "is not a YAML mapping", "write the Azure ML command-job schema (command:, code:, inputs:)"

@@ -57,3 +57,27 @@ def test_emitted_yaml_with_local_code_and_data_is_relative_and_submittable(fake,
     created = fake.jobs.create_or_update(loaded)
     assert created.name == job.job_name
     assert fake.names("code.upload") == [job.job_name]
+
+
+def test_an_emit_that_fails_half_way_leaves_no_file_behind(project: Path, tmp_path: Path, monkeypatch) -> None:
+    """The disk fills after two of four files: the folder holds none of them and no staging folder."""
+    from rjobs.backends.azureml import jobs
+    from rjobs.engine.plan import emit_yaml
+    from rjobs.inputs.options import SweepOptions, resolve
+
+    options = SweepOptions(job=str(project / "job.yml"), param=["seed=1,2,3,4"], results=str(tmp_path / "results"))
+    resolved = resolve(options)
+    real, written = jobs.emit_job_yaml, []
+
+    def disk_full_on_the_third(*args, **kwargs):
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        written.append(real(*args, **kwargs))
+        return written[-1]
+
+    monkeypatch.setattr(jobs, "emit_job_yaml", disk_full_on_the_third)
+    folder = tmp_path / "emit"
+    with pytest.raises(OSError, match="No space left"):
+        emit_yaml(resolved, folder)
+    assert len(written) == 2 and all(not path.exists() for path in written)
+    assert list(folder.iterdir()) == []

@@ -222,6 +222,21 @@ def test_deployment_parameters_are_valid_sweep_options() -> None:
     from rjobs.inputs.options import SweepOptions
 
     config = yaml.safe_load((REPO / "prefect.yaml").read_text())
-    for deployment in config["deployments"]:
+    sweeps = [d for d in config["deployments"] if d["entrypoint"] == "flows/train_flow.py:train"]
+    assert len(sweeps) == 2
+    for deployment in sweeps:
         options = SweepOptions(**deployment["parameters"]["options"])
         assert options.backend == "local" and options.job == "job.yml"
+
+
+def test_the_deploy_model_deployment_binds_to_the_deploy_flow() -> None:
+    """Its parameters must bind to flows/deploy_flow.py's signature, or every run would fail at start."""
+    import inspect
+
+    from flows.deploy_flow import deploy
+
+    config = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    [serving] = [d for d in config["deployments"] if d["name"] == "deploy-model"]
+    assert serving["entrypoint"] == "flows/deploy_flow.py:deploy"
+    bound = inspect.signature(deploy.fn).bind(**serving["parameters"])
+    assert bound.arguments["backend"] == "azureml" and bound.arguments["model"] == "r-penguins"

@@ -32,6 +32,32 @@ def bind_socket(path: Path, opened: list[socket.socket]) -> None:
     opened.append(sock)
 
 
+def make_special(kind: str, path: Path, opened: list[socket.socket]) -> None:
+    """One hostile entry at path, by kind: a FIFO, a device, a socket, or a symlink out of its folder (to a secret
+    beside it, /etc/passwd, /dev/zero, a FIFO, or the parent folder itself)."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        make_device(path)
+    elif kind == "socket":
+        bind_socket(path, opened)
+    elif kind == "symlink-outside":
+        secret = path.parent.parent / "secret.env"
+        secret.write_text("TOKEN=do-not-upload\n")
+        path.symlink_to(secret)
+    elif kind == "symlink-to-etc-passwd":
+        path.symlink_to("/etc/passwd")
+    elif kind == "symlink-to-dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "symlink-to-fifo":
+        os.mkfifo(path.with_name("real-fifo"))
+        path.symlink_to(path.with_name("real-fifo"))
+    elif kind == "symlink-loop":
+        path.symlink_to("..", target_is_directory=True)
+    else:
+        raise ValueError(f"no hostile file of kind {kind!r}")
+
+
 def release(*fifos: Path) -> None:
     """Unblock a reader stuck in open() on a FIFO (code without the fix), so a failed test does not leak a hang."""
     for fifo in fifos:

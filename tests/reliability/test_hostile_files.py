@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from rjobs.core.states import JobState
-from tests.reliability.hostile import bind_socket, bounded, make_device
+from tests.reliability.hostile import bounded, make_special
 from tests.reliability.support import OUTCOME_S, engine_sweep, write_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.r]
@@ -117,39 +116,12 @@ def test_symlinks_out_of_the_job_and_special_files_are_never_collected_or_logged
 CODE_HAZARDS = ["fifo", "device", "socket", "symlink-outside", "symlink-to-dev-zero", "symlink-loop"]
 
 
-def plant(kind: str, code: Path, opened: list[socket.socket]) -> None:
-    """One hostile entry in the code folder, named after its kind."""
-    path = code / kind
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "device":
-        make_device(path)
-    elif kind == "socket":
-        bind_socket(path, opened)
-    elif kind == "symlink-outside":
-        (code.parent / "secret.env").write_text("TOKEN=do-not-upload\n")
-        path.symlink_to(code.parent / "secret.env")
-    elif kind == "symlink-to-dev-zero":
-        path.symlink_to("/dev/zero")
-    else:
-        path.symlink_to("..", target_is_directory=True)
-
-
-@pytest.fixture
-def sockets() -> Iterator[list[socket.socket]]:
-    """UNIX sockets bound by a test, closed after it."""
-    opened: list[socket.socket] = []
-    yield opened
-    for sock in opened:
-        sock.close()
-
-
 @pytest.mark.parametrize("kind", CODE_HAZARDS)
 def test_dry_run_skips_hostile_entries_of_the_code_folder_with_a_warning(
     tmp_path: Path, sockets: list[socket.socket], kind: str
 ) -> None:
     job = write_project(tmp_path / "project", grid={"seed": [1, 2]})
-    plant(kind, job.parent / "src", sockets)
+    make_special(kind, job.parent / "src" / kind, sockets)
     args = ["--job", str(job), "--results", str(tmp_path / "results"), "--dry-run", "--rscript", "Rscript"]
     try:
         done = subprocess.run(
@@ -185,7 +157,7 @@ def test_the_per_cell_code_copy_holds_the_snapshot_only(tmp_path: Path, sockets:
     )
     code = job.parent / "src"
     for kind in CODE_HAZARDS:
-        plant(kind, code, sockets)
+        make_special(kind, code / kind, sockets)
     (code / "lib").mkdir()
     (code / "lib" / "util.R").write_text("u <- 1\n")
     (code / "util.R").symlink_to("lib/util.R")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -96,15 +95,6 @@ def test_a_clean_folder_hashes_as_before(tmp_path: Path) -> None:
     """Run names and code asset versions of existing sweeps stay valid: hash_tree's digest for a clean folder."""
     code = write_code(tmp_path / "code", {"train.R": "1", "b/x.R": "2", "a.R": "3", "b/c/y.R": "4", "z/w.R": "5"})
     assert snapshot_hash(code_snapshot(code)) == hash_tree(code)
-
-
-@pytest.fixture
-def sockets() -> Iterator[list[socket.socket]]:
-    """UNIX sockets bound by a test, closed after it."""
-    opened: list[socket.socket] = []
-    yield opened
-    for sock in opened:
-        sock.close()
 
 
 def test_links_inside_are_copied_links_outside_and_special_files_are_skipped(

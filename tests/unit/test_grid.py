@@ -12,7 +12,7 @@ import pytest
 from rjobs.core.errors import InputError
 from rjobs.core.hashing import content_hash, hash_tree
 from rjobs.core.naming import check_run_name, job_name, slug
-from rjobs.core.values import value_text
+from rjobs.core.values import typed_value, value_text
 from rjobs.inputs.grid import (
     CELL_ID_LENGTH,
     Cell,
@@ -160,7 +160,8 @@ def test_param_splits_on_commas_and_strips_the_key() -> None:
 
 
 def test_cell_id_is_pinned() -> None:
-    assert cell_id({"seed": "1"}) == "c" + hashlib.sha256(b'{"seed":"1"}').hexdigest()[:9] == "cdff1a36f4"
+    assert cell_id({"seed": "1"}) == "c" + hashlib.sha256(b'{"seed":1}').hexdigest()[:9] == "cfbe47f6d8"
+    assert cell_id({"seed": "01"}) == "c" + hashlib.sha256(b'{"seed":"01"}').hexdigest()[:9]
 
 
 @pytest.mark.parametrize(
@@ -173,7 +174,7 @@ def test_cell_id_shape_and_order_independence(params: dict[str, Scalar]) -> None
     assert identifier[0].isalpha()
     assert identifier == cell_id(dict(reversed(list(params.items()))))
     assert identifier == Cell(params=params).cell_id
-    assert json.loads(canonical_params(params)) == {k: value_text(v) for k, v in params.items()}
+    assert json.loads(canonical_params(params)) == {k: typed_value(value_text(v)) for k, v in params.items()}
 
 
 def test_cell_id_is_the_text_r_receives() -> None:
@@ -200,7 +201,7 @@ BAD_GRID_FILES = [
     pytest.param("just text\n", None, "key: [values]", id="scalar-grid"),
     pytest.param("seed: [1\n", "line 2", "fix the YAML syntax", id="invalid-yaml"),
     pytest.param("alpha: [0.1]\nseed: [1]\n", "alpha", "add alpha under inputs", id="not-an-input"),
-    pytest.param("- {seed: 1, model: lm}\n- {model: lm, seed: 1}\n", '{"model":"lm","seed":"1"}', "remove", id="dup"),
+    pytest.param("- {seed: 1, model: lm}\n- {model: lm, seed: 1}\n", '{"model":"lm","seed":1}', "remove", id="dup"),
 ]
 
 
@@ -266,7 +267,7 @@ def test_max_cells(spec: JobSpec, max_cells: int, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("attempt", "name"),
-    [(0, "sweep-cdff1a36f4"), (1, "sweep-cdff1a36f4"), (2, "sweep-cdff1a36f4-r2"), (10, "sweep-cdff1a36f4-r10")],
+    [(0, "sweep-cfbe47f6d8"), (1, "sweep-cfbe47f6d8"), (2, "sweep-cfbe47f6d8-r2"), (10, "sweep-cfbe47f6d8-r10")],
 )
 def test_job_name(attempt: int, name: str) -> None:
     assert job_name("sweep", cell_id({"seed": 1}), attempt) == name

@@ -11,7 +11,8 @@ import pytest
 
 from rjobs.core.errors import InputError
 from rjobs.core.values import MAX_ARG_STRLEN, argv_limit
-from rjobs.inputs.grid import MAX_CELLS_CEILING, build_cells
+from rjobs.inputs.grid import MAX_CELLS_CEILING, build_cells, cell_id
+from rjobs.inputs.options import derive_run_name
 from rjobs.inputs.spec import JobSpec, load_job_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +62,7 @@ def test_explicit_cells_that_run_the_same_command_are_refused(spec: JobSpec, tmp
     path = write_grid(tmp_path, "- {seed: 1, model: lm}\n- {seed: '1', model: 'lm'}\n")
     with pytest.raises(InputError, match="is listed twice; remove the duplicate cell"):
         build_cells(spec, grid_file=path)
-    with pytest.raises(InputError, match=r'\{"seed":"2"\}: runs as \{"model":"lm","seed":"2"\} does'):
+    with pytest.raises(InputError, match=r'\{"seed":2\}: runs as \{"model":"lm","seed":2\} does'):
         build_cells(spec, grid=[{"model": "lm", "seed": 2}, {"seed": 2}])  # lm is the job's own model
 
 
@@ -134,3 +135,30 @@ def test_the_max_cells_hint_never_exceeds_the_ceiling(spec: JobSpec) -> None:
     with pytest.raises(InputError) as caught:
         build_cells(spec, params=[f"seed={just},x"], max_cells=10**12)
     assert f"limit of {10**12}" in str(caught.value) and "--max-cells" not in caught.value.fix
+
+
+# Ids the previous release gave these cells when YAML typed their values: results folders it left still resume.
+EARLIER_IDS = [
+    ({"seed": 1, "model": "lm"}, "c36cf100fe"),
+    ({"x": 0.1}, "c2b018c170"),
+]
+
+
+@pytest.mark.parametrize(("params", "earlier_id"), EARLIER_IDS)
+def test_ordinary_values_keep_the_cell_ids_of_the_previous_release(params: dict[str, Any], earlier_id: str) -> None:
+    as_written = {key: str(value) for key, value in params.items()}
+    assert cell_id(as_written) == cell_id(params) == earlier_id
+
+
+def test_a_value_yaml_used_to_retype_gets_its_own_id() -> None:
+    assert cell_id({"x": "010"}) != cell_id({"x": 8})
+
+
+def test_an_unchanged_job_keeps_the_run_name_of_the_previous_release(tmp_path: Path) -> None:
+    job = tmp_path / "job.yml"
+    job.write_text(
+        'command: Rscript -e "1" --seed ${{inputs.seed}} --f ${{inputs.f}} --m ${{inputs.m}}\n'
+        "inputs:\n  seed: 1\n  f: 0.2\n  m: lm\nenvironment: azureml:r-env@latest\nresources:\n  instance_count: 1\n"
+    )
+    spec = load_job_spec(job)
+    assert derive_run_name(spec, build_cells(spec, grid={"seed": [1, 2]}), None) == "job-faac1f81"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,7 @@ from rjobs.core.errors import InputError
 from rjobs.core.files import iter_outputs, tail_text
 from rjobs.core.hashing import hash_tree
 from rjobs.core.safe_files import NotRegularFile, list_files, open_regular
-from tests.reliability.hostile import bind_socket, bounded, make_device
-
-
-@pytest.fixture
-def sockets() -> Iterator[list[socket.socket]]:
-    """UNIX sockets bound by a test, closed after it."""
-    opened: list[socket.socket] = []
-    yield opened
-    for sock in opened:
-        sock.close()
+from tests.reliability.hostile import bind_socket, bounded, make_device, make_special
 
 
 def hostile_folder(root: Path, opened: list[socket.socket], outside: Path) -> Path:
@@ -84,21 +74,7 @@ def test_iter_outputs_lists_regular_files_only_and_warns(
     assert list(iter_outputs(tmp_path / "linked")) == []
 
 
-SPECIAL = ["fifo", "device", "socket", "symlink to /etc/passwd", "symlink to a FIFO"]
-
-
-def special_file(kind: str, path: Path, opened: list[socket.socket]) -> None:
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "device":
-        make_device(path)
-    elif kind == "socket":
-        bind_socket(path, opened)
-    elif kind == "symlink to /etc/passwd":
-        path.symlink_to("/etc/passwd")
-    else:
-        os.mkfifo(path.with_name("real-fifo"))
-        path.symlink_to(path.with_name("real-fifo"))
+SPECIAL = ["fifo", "device", "socket", "symlink-to-etc-passwd", "symlink-to-fifo"]
 
 
 @pytest.mark.parametrize("kind", SPECIAL)
@@ -106,7 +82,7 @@ def test_tail_text_of_anything_but_a_regular_file_is_empty_at_once(
     tmp_path: Path, sockets: list[socket.socket], kind: str
 ) -> None:
     log = tmp_path / "std_log.txt"
-    special_file(kind, log, sockets)
+    make_special(kind, log, sockets)
     assert bounded(lambda: tail_text(log), log, tmp_path / "real-fifo") == ""
 
 
@@ -115,7 +91,7 @@ def test_open_regular_refuses_special_files_without_blocking(
     tmp_path: Path, sockets: list[socket.socket], kind: str
 ) -> None:
     path = tmp_path / "x"
-    special_file(kind, path, sockets)
+    make_special(kind, path, sockets)
     with pytest.raises(NotRegularFile):
         bounded(lambda: open_regular(path, follow_symlinks=True), path)
 

@@ -24,6 +24,7 @@ from rjobs.core.files import LOG_FILE, OUTPUTS_DIR, atomic_write_text
 from rjobs.core.hashing import hash_tree
 from rjobs.core.snapshot import code_snapshot, copy_snapshot, snapshot_hash
 from rjobs.core.states import JobState
+from rjobs.core.step_metrics import STEP_METRICS_FILE, read_step_metrics
 from rjobs.core.values import value_text
 from rjobs.environment import check as envcheck
 from rjobs.inputs.command import render_argv
@@ -299,6 +300,11 @@ class LocalBackend:
         self.logs(handle, cell_dir)
         shutil.rmtree(work / "code", ignore_errors=True)
         return target
+
+    def step_metrics(self, handle: JobHandle) -> list[dict[str, float]]:
+        """The job's outputs/metrics.jsonl as R has appended it so far, read in place while it runs."""
+        work = handle.data.get("work_dir")
+        return read_step_metrics(Path(work) / "code" / OUTPUTS_DIR / STEP_METRICS_FILE) if work else []
 
     def logs(self, handle: JobHandle, cell_dir: Path) -> Path | None:
         """The supervisor's log as cell_dir/std_log.txt, copied only while it is a regular file."""

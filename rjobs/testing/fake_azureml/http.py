@@ -103,7 +103,7 @@ class Route:
 
 
 class Router:
-    """Routes by host kind ('arm', 'api', 'blob'), method and a path pattern whose named groups become params."""
+    """Routes by host kind ('arm', 'api', 'blob', 'inference'), method and a path pattern (named groups: params)."""
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
@@ -131,7 +131,8 @@ class Router:
 
 
 def host_kind(host: str) -> str:
-    """Which of the service's front doors a host is: ARM, the regional API (run history, discovery) or blob."""
+    """Which of the service's front doors a host is: ARM, the regional API (run history, discovery), blob, or an
+    online endpoint's scoring host."""
     host = host.lower()
     if host == ARM_HOST:
         return "arm"
@@ -139,6 +140,8 @@ def host_kind(host: str) -> str:
         return "api"
     if host.endswith(".blob.core.windows.net"):
         return "blob"
+    if host.endswith(".inference.ml.azure.com"):
+        return "inference"
     return "other"
 
 

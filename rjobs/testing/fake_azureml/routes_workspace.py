@@ -78,6 +78,10 @@ def workspace_resource() -> dict[str, Any]:
                 f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
                 f"/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}"
             ),
+            "containerRegistry": (
+                f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
+                "/providers/Microsoft.ContainerRegistry/registries/fakeacr"
+            ),
             "hbiWorkspace": False,
             "publicNetworkAccess": "Enabled",
             "v1LegacyMode": False,

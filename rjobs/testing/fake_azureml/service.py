@@ -18,6 +18,8 @@ from rjobs.testing.fake_azureml.http import Reply, Request, RequestRecord, Route
 from rjobs.testing.fake_azureml.routes_assets import AssetRoutes
 from rjobs.testing.fake_azureml.routes_blobs import BlobRoutes
 from rjobs.testing.fake_azureml.routes_jobs import JobRoutes
+from rjobs.testing.fake_azureml.routes_online import OnlineRoutes, OnlineState
+from rjobs.testing.fake_azureml.routes_registry import RegistryRoutes, RegistryState
 from rjobs.testing.fake_azureml.routes_runs import RunRoutes
 from rjobs.testing.fake_azureml.routes_workspace import WorkspaceRoutes
 
@@ -44,12 +46,15 @@ class ServiceOptions:
 
 class FakeAzureMLService:
     """One workspace as the SDK reaches it over HTTP: ARM (workspace, jobs, assets, datastores), the regional API
-    (discovery, run history, dataset resolution) and the workspace's blob storage."""
+    (discovery, run history, dataset resolution), the workspace's blob storage and its online endpoints' scoring
+    hosts."""
 
     def __init__(self, workspace: FakeMLClient, options: ServiceOptions | None = None) -> None:
         self.workspace = workspace
         self.options = options or ServiceOptions()
         self.blobs = BlobStore(workspace)
+        self.online = OnlineState()
+        self.registry = RegistryState()
         workspace.commands = LocalizingCommandRunner(workspace.commands, self.blobs)
         self.records: list[RequestRecord] = []
         self._records_lock = threading.Lock()
@@ -60,6 +65,8 @@ class FakeAzureMLService:
             AssetRoutes(self),
             RunRoutes(self),
             BlobRoutes(self),
+            OnlineRoutes(self),
+            RegistryRoutes(self),
         ):
             self.router.extend(routes.routes())
 
