@@ -181,7 +181,11 @@ def _string_map(path: Path, key: str, raw: Any) -> dict[str, str]:
 def load_job_spec(path: str | Path) -> JobSpec:
     """Read job.yml and check what the engine relies on, raising InputError with file, key and fix."""
     path = Path(path).resolve()
-    raw = read_yaml_file(path, "pass --job with the path of your job YAML")
+    return parse_job_spec(path, read_yaml_file(path, "pass --job with the path of your job YAML"))
+
+
+def parse_job_spec(path: Path, raw: Any) -> JobSpec:
+    """A command job from its YAML source tree (path: where it came from, for messages and relative paths)."""
     if not isinstance(raw, Mapping):
         raise InputError(
             path, None, "is not a YAML mapping", "write the Azure ML command-job schema (command:, code:, inputs:)"
