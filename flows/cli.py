@@ -20,6 +20,7 @@ from rjobs.engine.ledger import RunLedger
 from rjobs.engine.plan import emit_yaml
 from rjobs.engine.wiring import PreparedSweep, prepare
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, option_error, resolve
+from rjobs.parallel.jobfile import is_parallel_job
 from rjobs.results.selection import NoEligibleCellError
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
@@ -91,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser("python -m flows.train", DESCRIPTION)
     try:
         options = options_from_args(parser.parse_args(argv))
+        if is_parallel_job(options.job):
+            from flows.parallel_cli import main as parallel_main
+
+            return parallel_main(options)
         if options.emit_yaml:
             written = emit_yaml(resolve(options), Path(options.emit_yaml))
             print(f"wrote {len(written)} job YAML file(s) to {options.emit_yaml}; submit each with az ml job create -f")
