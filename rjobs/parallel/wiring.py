@@ -62,11 +62,21 @@ def parallel_run_name(job: ParallelJob, environment_file: Path | None, results: 
     return f"{slug(spec.experiment_name or job.source.stem)}-{content_hash(parts)}"
 
 
-def split(job: ParallelJob, batches_dir: Path) -> list[Batch]:
-    """The input's batches: a folder by files, a table by rows or by partition."""
+def check_data(job: ParallelJob) -> Path:
+    """The input to split, named as the user wrote it (not as the batch's mini_batch input) when it is missing."""
     data = job.data_path
+    if not job.data.is_local:
+        raise InputError(
+            job.source, f"inputs.{job.data.name}.path", f"{job.data.path} is not a local path", "give a local path"
+        )
     if not data.exists():
         raise InputError(job.source, f"inputs.{job.data.name}.path", f"{data} does not exist", "fix the path")
+    return data
+
+
+def split(job: ParallelJob, batches_dir: Path) -> list[Batch]:
+    """The input's batches: a folder by files, a table by rows or by partition."""
+    data = check_data(job)
     if data.is_dir():
         if job.partition_keys:
             raise InputError(job.source, "partition_keys", "needs a table", "point input_data at a CSV or Parquet file")
@@ -82,6 +92,7 @@ def prepare_parallel(options: SweepOptions) -> PreparedParallel:
     """Read, name, split, build the backend; the split runs once per invocation and is reused by the flow."""
     check_results_folder(options.results)
     job = load_parallel_job(options.job)
+    check_data(job)
     check_local_files(job.batch_spec, job.entry_script)
     if options.grid or options.param or options.grid_values:
         raise InputError(
