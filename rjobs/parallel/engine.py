@@ -4,19 +4,20 @@ resume), run with Azure ML's concurrency and stopped, as Azure stops it, once a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rjobs.backends.base import JobHandle
+from rjobs.backends.base import CellJob, JobHandle
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord
 from rjobs.engine.sweep import CellResult, Sweep
 from rjobs.inputs.grid import Cell
+from rjobs.inputs.spec import InputSpec
 from rjobs.parallel.appending import FAILED_ITEMS_FILE, ROWS_FILE, count_lines
 from rjobs.parallel.batches import Batch
-from rjobs.parallel.jobfile import MINI_BATCH_INPUT, PARTITION_INPUT, ParallelJob
+from rjobs.parallel.jobfile import BATCH_INPUTS, MINI_BATCH_INPUT, PARTITION_INPUT, ParallelJob
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,29 @@ class BatchCell(Cell):
 
 
 class BatchSweep(Sweep):
-    """A Sweep whose timed-out jobs are retried too: Azure ML retries a mini-batch that outlived its timeout."""
+    """A Sweep whose timed-out jobs are retried too (Azure ML retries a mini-batch that outlived its timeout), and
+    whose batch files reach remote jobs as data assets, one content-versioned upload per batch."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._staged: dict[str, InputSpec] = {}
+
+    def stage_data(self, uploaded: Mapping[str, str] | None = None) -> dict[str, InputSpec]:
+        """The job's shared inputs once; the batch's own input is staged per batch (cell_job), never as a whole."""
+        shared = {name: value for name, value in self.spec.inputs.items() if name not in BATCH_INPUTS}
+        staged = self.backend.ensure_data(replace(self.spec, inputs=shared))
+        self.inputs = {**self.spec.inputs, **staged}
+        return self.inputs
+
+    def cell_job(self, cell: Cell, attempt: int) -> CellJob:
+        job = super().cell_job(cell, attempt)
+        if not self.backend.remote:
+            return job
+        if cell.cell_id not in self._staged:
+            batch_input = {MINI_BATCH_INPUT: job.inputs[MINI_BATCH_INPUT]}
+            staged = self.backend.ensure_data(replace(self.spec, inputs=batch_input))
+            self._staged[cell.cell_id] = staged[MINI_BATCH_INPUT]
+        return replace(job, inputs={**job.inputs, MINI_BATCH_INPUT: self._staged[cell.cell_id]})
 
     def _may_retry(self, record: CellRecord) -> bool:
         return record.failures <= self.settings.retries

@@ -17,6 +17,8 @@ from rjobs.inputs.yaml_source import read_yaml_file
 
 MINI_BATCH_INPUT = "mini_batch"
 PARTITION_INPUT = "partition_{}"
+BATCH_INPUTS = frozenset({MINI_BATCH_INPUT})
+"""Inputs each batch binds itself: staged per batch, never with the job's shared inputs."""
 OUTPUT_DIR = "outputs"
 """The batch's --output: the job's ./outputs, which both backends collect."""
 DEFAULT_MAX_RETRIES = 3

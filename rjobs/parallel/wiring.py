@@ -103,13 +103,23 @@ def prepare_parallel(options: SweepOptions) -> PreparedParallel:
     environment_file = environment_file if environment_file.is_file() else None
     results = Path(options.results)
     run = check_run_name(options.run_name) if options.run_name else parallel_run_name(job, environment_file, results)
+    backend = make_backend(
+        ResolvedSweep(options=options, spec=spec, cells=[], run=run, environment_file=environment_file)
+    )
+    if backend.remote and job.data_path.is_dir():
+        raise InputError(
+            job.source,
+            "input_data",
+            f"is a folder, and batch listings of local files mean nothing to a remote job ({backend.name})",
+            "split a table (CSV or Parquet uri_file) on Azure, or run folder inputs with --backend local",
+        )
     batches = split(job, RunLedger(results, run).run_dir / BATCHES_DIR)
     if not batches:
         raise InputError(job.source, f"inputs.{job.data.name}", "holds no items to process", "give it files or rows")
     resolved = ResolvedSweep(
         options=options, spec=spec, cells=list(batch_cells(batches)), run=run, environment_file=environment_file
     )
-    return PreparedParallel(job, batches, resolved, make_backend(resolved))
+    return PreparedParallel(job, batches, resolved, backend)
 
 
 def build_run(prepared: PreparedParallel, monitor: JobMonitor | None = None) -> ParallelRun:
