@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from flows.temporary_server import TemporaryServer
+from flows.temporary_server import TemporaryServer, without_heartbeats
 from rjobs.core.errors import InputError
 from rjobs.engine.ledger import RunLedger
 from rjobs.engine.plan import emit_yaml
@@ -140,14 +140,6 @@ def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
         HANDED_OVER.reset(token)
         signal.signal(signal.SIGTERM, previous)
     return report(prepared.resolved, state)
-
-
-def without_heartbeats() -> contextlib.AbstractContextManager[Any]:
-    """Flow-run heartbeats let a server notice a crashed run; a temporary server dies with this process, so
-    nobody would, and Prefect's heartbeat thread holds the flow's end until its next beat."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
 def report(resolved: ResolvedSweep, state: Any) -> int:

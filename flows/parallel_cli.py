@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.temporary_server import TemporaryServer
+from flows.temporary_server import TemporaryServer, without_heartbeats
 from rjobs.core.errors import InputError
 from rjobs.inputs.options import SweepOptions
 from rjobs.parallel.summary import exit_code, failed_list_path
@@ -67,7 +67,6 @@ def main(options: SweepOptions) -> int:
 
 def run_flow(prepared: PreparedParallel, server: TemporaryServer | None) -> int:
     """The parallel flow with the prepared split handed over, then the table and the exit code."""
-    from flows.cli import without_heartbeats
     from flows.parallel_flow import HANDED_OVER, parallel
 
     if server is not None:
