@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -158,3 +159,16 @@ def test_resume_after_kill_9_runs_no_batch_twice(tmp_path: Path) -> None:
     _, summary = run_parallel(job)
     assert summary["completed"] == 5 and summary["rows"] == 5
     assert sorted(Counter(calls(tmp_path)).values()) == [1] * 5
+
+
+def test_the_many_models_demo_trains_one_model_per_species(tmp_path: Path) -> None:
+    demo = tmp_path / "examples" / "many-models"
+    shutil.copytree(REPO / "examples" / "many-models", demo)
+    (tmp_path / "data").mkdir()
+    shutil.copy2(REPO / "data" / "penguins.csv", tmp_path / "data" / "penguins.csv")
+    _, summary = run_parallel(demo / "parallel-job.yml")
+    rows = read_csv(demo / "results" / "p" / "metrics.csv")
+    assert [r["partition"] for r in rows] == ["species=Adelie", "species=Gentoo", "species=Chinstrap"]
+    assert all(0 < float(r["r2"]) < 1 and float(r["rmse"]) > 0 for r in rows)
+    assert summary["failed_items"] == 2  # the two penguins without measurements, listed, within the threshold
+    assert all((demo / "results" / "p" / r["batch"] / "outputs" / "model.rds").is_file() for r in rows)
