@@ -88,16 +88,32 @@ def split(job: ParallelJob, batches_dir: Path) -> list[Batch]:
     return split_rows(data, job.mini_batch_size, batches_dir)
 
 
+UNSUPPORTED_OPTIONS = {
+    "grid": "run one job file per setting",
+    "param": "run one job file per setting",
+    "grid_values": "run one job file per setting",
+    "emit_yaml": "a parallel job runs through rjobs; --dry-run shows its batches",
+    "select": "read the appended output instead",
+    "register_model": "register from a command-job sweep",
+    "upload_to": "the batches are staged per batch; drop --upload-to",
+}
+
+
+def check_options(options: SweepOptions, job: ParallelJob) -> None:
+    """Sweep options that mean nothing for a parallel job are refused, never silently ignored."""
+    for name, fix in UNSUPPORTED_OPTIONS.items():
+        if getattr(options, name):
+            flag = "--" + name.replace("_", "-")
+            raise InputError(job.source, flag, "is not supported for a parallel job", fix)
+
+
 def prepare_parallel(options: SweepOptions) -> PreparedParallel:
     """Read, name, split, build the backend; the split runs once per invocation and is reused by the flow."""
     check_results_folder(options.results)
     job = load_parallel_job(options.job)
     check_data(job)
     check_local_files(job.batch_spec, job.entry_script)
-    if options.grid or options.param or options.grid_values:
-        raise InputError(
-            job.source, "--grid/--param", "is not supported for parallel jobs yet", "run one job file per setting"
-        )
+    check_options(options, job)
     spec = job.batch_spec
     environment_file = Path(options.environment) if options.environment else spec.base_dir / "environment-job.yml"
     environment_file = environment_file if environment_file.is_file() else None

@@ -131,3 +131,16 @@ def test_the_cli_refuses_a_missing_data_folder_with_exit_2(tmp_path: Path, capsy
     path = write(tmp_path, {})
     assert main(["--job", str(path), "--results", str(tmp_path / "results")]) == 2
     assert "inputs.data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [["--emit-yaml", "out"], ["--param", "seed=1,2"], ["--select", "rmse:min"]])
+def test_sweep_only_options_are_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: list[str]
+) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "score.R").write_text("1\n")
+    (tmp_path / "model.rds").write_text("m")
+    (tmp_path / "data").mkdir()
+    path = write(tmp_path, {})
+    assert main(["--job", str(path), "--results", str(tmp_path / "results"), *flag]) == 2
+    assert f"{flag[0]}: is not supported for a parallel job" in capsys.readouterr().err
