@@ -133,13 +133,14 @@ def test_mini_batch_error_threshold_stops_and_cancels(tmp_path: Path, threshold:
 
 
 def test_a_batch_past_its_timeout_is_killed_and_retried(tmp_path: Path) -> None:
-    write_files(tmp_path / "data", {"f0.txt": "SLEEP", "f1.txt": "1"})
-    job = make_project(tmp_path, FOLDER, mini_batch_size="1", retry_settings={"max_retries": 1, "timeout": 3})
+    """Only the sleeper (60 s) against a 15 s timeout: R starts well within it even on a loaded machine."""
+    write_files(tmp_path / "data", {"f0.txt": "SLEEP"})
+    job = make_project(tmp_path, FOLDER, mini_batch_size="1", retry_settings={"max_retries": 1, "timeout": 15})
     _, summary = run_parallel(job)
-    assert len(summary["failed_batches"]) == 1 and summary["completed"] == 1
-    assert Counter(calls(tmp_path)).most_common(1)[0][1] == 2  # the sleeper ran twice: first try and one retry
-    table = {r["batch"]: r for r in read_csv(tmp_path / "results" / "p" / "summary.csv")}
-    assert "timed out" in table[summary["failed_batches"][0]]["error"]
+    assert len(summary["failed_batches"]) == 1 and summary["completed"] == 0
+    assert len(calls(tmp_path)) == 2  # the first try and one retry, each killed at its timeout
+    table = read_csv(tmp_path / "results" / "p" / "summary.csv")
+    assert table[0]["attempt"] == "2" and "timed out" in table[0]["error"]
 
 
 def test_resume_after_kill_9_runs_no_batch_twice(tmp_path: Path) -> None:
