@@ -25,6 +25,7 @@ complete <- stats::complete.cases(rows[features])
 if (any(!complete)) writeLines(sprintf("row %d", which(!complete)), file.path(opt$output, "failed_items.txt"))
 scored <- rows[complete, , drop = FALSE]
 scored$prediction <- if (inherits(fit, "ranger")) {
+  loadNamespace("ranger") # predict() finds ranger's method only once its namespace is loaded
   predict(fit, data = scored)$predictions
 } else {
   predict(fit, newdata = scored)
