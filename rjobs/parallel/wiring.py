@@ -119,8 +119,9 @@ def prepare_parallel(options: SweepOptions) -> PreparedParallel:
     environment_file = environment_file if environment_file.is_file() else None
     results = Path(options.results)
     run = check_run_name(options.run_name) if options.run_name else parallel_run_name(job, environment_file, results)
+    untracked = options.model_copy(update={"no_mlflow": True})  # a parallel run logs no MLflow runs: no plugin needed
     backend = make_backend(
-        ResolvedSweep(options=options, spec=spec, cells=[], run=run, environment_file=environment_file)
+        ResolvedSweep(options=untracked, spec=spec, cells=[], run=run, environment_file=environment_file)
     )
     if backend.remote and job.data_path.is_dir():
         raise InputError(
