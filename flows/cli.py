@@ -4,18 +4,15 @@ dry run and YAML emission without importing Prefect, then the flow, the table an
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
 import typing
-from collections.abc import Callable
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from flows.launch import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED_CELLS, EXIT_OK, bad_input, run_handed_over
 from flows.temporary_server import TemporaryServer
 from rjobs.core.errors import InputError
 from rjobs.engine.ledger import RunLedger
@@ -24,7 +21,6 @@ from rjobs.engine.wiring import PreparedSweep, prepare
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, option_error, resolve
 from rjobs.results.selection import NoEligibleCellError
 
-EXIT_OK, EXIT_FAILED_CELLS, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 DESCRIPTION = "Fan an R job out over a parameter grid as Azure ML command jobs (or local Rscript), one results table."
 
 UI_ONLY = frozenset({"grid_values"})
@@ -84,10 +80,6 @@ def print_table(run_dir: Path) -> None:
     print(format_table(RunLedger(run_dir.parent, run_dir.name)))
 
 
-def _raise_interrupt(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Validate everything first (exit 2 on bad input), run the flow, print the table, exit 0/1/130."""
     parser = build_parser("python -m flows.train", DESCRIPTION)
@@ -110,12 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     return run_flow(prepared, server)
 
 
-def bad_input(exc: Exception) -> int:
-    """Bad input is one line on stderr and exit 2, whichever check found it."""
-    print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
 def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
     """The train flow with this sweep handed over, then the table and the exit code."""
     from flows.train_flow import HANDED_OVER, train
@@ -124,40 +110,6 @@ def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
         lambda: train(prepared.resolved.options, return_state=True), HANDED_OVER, prepared, server, "jobs"
     )
     return state if isinstance(state, int) else report(prepared.resolved, state)
-
-
-def run_handed_over(
-    flow: Callable[[], Any], handed_over: ContextVar[Any], prepared: Any, server: TemporaryServer | None, what: str
-) -> Any:
-    """Run a flow on the temporary server once it answers, with what the CLI prepared handed over (resolved once)
-    and SIGTERM taken as Ctrl-C: the flow's final state, or the exit code when it could not start or was cancelled."""
-    if server is not None:
-        try:
-            server.wait()
-        except RuntimeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_FAILED_CELLS
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    token = handed_over.set(prepared)
-    try:
-        with without_heartbeats() if server is not None else contextlib.nullcontext():
-            return flow()
-    except KeyboardInterrupt:
-        print(
-            f"cancelled: in-flight {what} were cancelled; re-run with the same --run-name to continue", file=sys.stderr
-        )
-        return EXIT_CANCELLED
-    finally:
-        handed_over.reset(token)
-        signal.signal(signal.SIGTERM, previous)
-
-
-def without_heartbeats() -> contextlib.AbstractContextManager[Any]:
-    """Flow-run heartbeats let a server notice a crashed run; a temporary server dies with this process, so
-    nobody would, and Prefect's heartbeat thread holds the flow's end until its next beat."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
 def report(resolved: ResolvedSweep, state: Any) -> int:

@@ -1,5 +1,6 @@
-"""`python -m flows.train --job sweep.yml` for a sweep job (`type: sweep`): validation (exit 2 on bad input),
---dry-run and --emit-yaml without Prefect, then the sweep-job flow, the table and the exit code."""
+"""`python -m flows.train --job sweep.yml` for a sweep job (`type: sweep`, dispatched by flows/train.py):
+validation (exit 2 on bad input), --dry-run and --emit-yaml without Prefect, then the sweep-job flow, the table and
+the exit code."""
 
 from __future__ import annotations
 
@@ -8,19 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flows.cli import (
-    DESCRIPTION,
-    EXIT_BAD_INPUT,
-    EXIT_CANCELLED,
-    EXIT_FAILED_CELLS,
-    EXIT_OK,
-    bad_input,
-    build_parser,
-    options_from_args,
-    print_table,
-    run_handed_over,
-)
-from flows.cli import main as command_job_main
+from flows.cli import print_table
+from flows.launch import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED_CELLS, EXIT_OK, bad_input, run_handed_over
 from flows.temporary_server import TemporaryServer
 from rjobs.core.errors import InputError
 from rjobs.inputs.options import SweepOptions
@@ -28,20 +18,9 @@ from rjobs.results.selection import NoEligibleCellError
 from rjobs.search.emit import emit_sweep_yaml
 from rjobs.search.resolve import PreparedSearch, prepare_search, resolve_search
 from rjobs.search.study import make_sampler
-from rjobs.search.sweep_file import is_sweep_file
 from rjobs.search.tpe import N_STARTUP
 
 PREVIEW_TRIALS = 10
-
-
-def main(argv: list[str] | None = None) -> int:
-    """python -m flows.train: a job YAML with `type: sweep` runs as a sweep job, any other as a grid sweep of a
-    command job (flows/cli.py, which also reports options it refuses)."""
-    try:
-        options = options_from_args(build_parser("python -m flows.train", DESCRIPTION).parse_args(argv))
-    except InputError:
-        return command_job_main(argv)
-    return main_sweep(options) if is_sweep_file(options.job) else command_job_main(argv)
 
 
 def describe(prepared: PreparedSearch) -> str:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import os
 import socket
@@ -103,3 +104,11 @@ class TemporaryServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def without_heartbeats() -> contextlib.AbstractContextManager[object]:
+    """Flow-run heartbeats let a server notice a crashed run; a temporary server dies with this process, so
+    nobody would, and Prefect's heartbeat thread holds the flow's end until its next beat."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})

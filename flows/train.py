@@ -1,14 +1,37 @@
-"""`python -m flows.train`: validate, then run the train flow (flows/train_flow.py), or the sweep-job flow
-(flows/sweep_job_flow.py) for a job YAML with `type: sweep`; `--help` lists every option.
+"""`python -m flows.train`: the job file's `type` picks the command line: `sweep` runs a sweep job
+(flows/sweep_cli.py), `parallel` a parallel job (flows/parallel_cli.py), any other a grid sweep of a command job
+(flows/cli.py); `--help` lists every option.
 
-Kept apart from the flow so `--help`, `--dry-run` and bad input answer before Prefect is imported.
+Kept apart from the flows so `--help`, `--dry-run` and bad input answer before Prefect is imported.
 """
 
 from __future__ import annotations
 
 import sys
 
-from flows.sweep_cli import main
+from flows.cli import DESCRIPTION, build_parser, options_from_args
+from flows.cli import main as command_job_main
+from rjobs.core.errors import InputError
+from rjobs.parallel.jobfile import is_parallel_job
+from rjobs.search.sweep_file import is_sweep_file
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch on the job file's type; options the chosen command line refuses are reported by it (exit 2)."""
+    try:
+        options = options_from_args(build_parser("python -m flows.train", DESCRIPTION).parse_args(argv))
+    except InputError:
+        return command_job_main(argv)
+    if is_sweep_file(options.job):
+        from flows.sweep_cli import main_sweep
+
+        return main_sweep(options)
+    if is_parallel_job(options.job):
+        from flows.parallel_cli import main as parallel_main
+
+        return parallel_main(options)
+    return command_job_main(argv)
+
 
 if __name__ == "__main__":
     sys.exit(main())

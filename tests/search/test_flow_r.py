@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.sweep_cli import main
+from flows.train import main
 from tests.search.support import write_project
 from tests.search.test_study_r import STEPPED
 

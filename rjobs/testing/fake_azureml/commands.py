@@ -87,6 +87,8 @@ def resolve_input(value: Mapping[str, Any], assets: Assets) -> str:
     if value.get("jobInputType") == "literal":
         return str(value.get("value", ""))
     uri = str(value.get("uri", ""))
+    if uri.startswith("/subscriptions/") and "/data/" in uri:  # the SDK sends a data asset as its bare ARM id
+        uri = "azureml:" + uri
     if uri.startswith("azureml:") and not uri.startswith("azureml://"):
         body = uri[len("azureml:") :]
         if body.startswith("/subscriptions/"):
