@@ -19,6 +19,7 @@ from rjobs.core.errors import InputError
 from rjobs.engine.ledger import RunLedger
 from rjobs.engine.plan import emit_yaml
 from rjobs.engine.wiring import PreparedSweep, prepare
+from rjobs.inputs.option_groups import grouped_fields
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, option_error, resolve
 from rjobs.results.selection import NoEligibleCellError
 
@@ -29,33 +30,45 @@ UI_ONLY = frozenset({"grid_values"})
 
 
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """One flag per SweepOptions field: --max-concurrent for max_concurrent, and so on."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    for name, field in SweepOptions.model_fields.items():
+    """One flag per SweepOptions field (--max-concurrent for max_concurrent), grouped as the run form is, each with
+    its default."""
+    parser = argparse.ArgumentParser(prog=prog, usage="%(prog)s [options]", description=description)
+    groups: dict[str, Any] = {}
+    for group_name, name in grouped_fields():
         if name in UI_ONLY:
             continue
+        group = groups.get(group_name) or groups.setdefault(group_name, parser.add_argument_group(group_name))
+        field = SweepOptions.model_fields[name]
         flag = "--" + name.replace("_", "-")
         help_text = field.description or ""
+        if "default" not in help_text:
+            help_text += f" (default: {shown_default(name)})"
         default = None if field.default_factory else field.default
         if field.annotation is bool:
-            parser.add_argument(flag, dest=name, action="store_true", help=help_text)
+            group.add_argument(flag, dest=name, action="store_true", help=help_text)
         elif typing.get_origin(field.annotation) is list:
             metavar = "KEY=V1,V2" if name == "param" else "NAME"
-            parser.add_argument(flag, dest=name, action="append", default=[], metavar=metavar, help=help_text)
+            group.add_argument(flag, dest=name, action="append", default=[], metavar=metavar, help=help_text)
         elif typing.get_origin(field.annotation) is typing.Literal:
-            parser.add_argument(
-                flag,
-                dest=name,
-                choices=typing.get_args(field.annotation),
-                default=default,
-                help=f"{help_text} (default: {default})",
-            )
+            choices = typing.get_args(field.annotation)
+            group.add_argument(flag, dest=name, choices=choices, default=default, help=help_text)
         else:
-            shown = f" (default: {default})" if default is not None else ""
-            parser.add_argument(
-                flag, dest=name, default=argparse.SUPPRESS, metavar=name.upper(), help=help_text + shown
-            )
+            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, metavar=name.upper(), help=help_text)
     return parser
+
+
+def shown_default(name: str) -> str:
+    """A default as --help shows it: the value, or what an unset option means."""
+    field = SweepOptions.model_fields[name]
+    if name == "max_concurrent":
+        return f"CPU count, here {SweepOptions().max_concurrent}"
+    if field.default_factory is not None:
+        return "none"
+    if field.default is None:
+        return "unset"
+    if isinstance(field.default, bool):
+        return "off" if not field.default else "on"
+    return str(field.default)
 
 
 def options_from_args(namespace: argparse.Namespace) -> SweepOptions:
@@ -115,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
     """The train flow (on the temporary server once it answers) with this sweep handed over, then the table and
     the exit code."""
+    from flows.parameters import flow_parameters
     from flows.train_flow import HANDED_OVER, train
 
     if server is not None:
@@ -127,7 +141,7 @@ def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
     token = HANDED_OVER.set(prepared)
     try:
         with without_heartbeats() if server is not None else contextlib.nullcontext():
-            state = train(prepared.resolved.options, return_state=True)
+            state = train(**flow_parameters(prepared.resolved.options), return_state=True)
     except KeyboardInterrupt:
         print("cancelled: in-flight jobs were cancelled; re-run with the same --run-name to continue", file=sys.stderr)
         return EXIT_CANCELLED

@@ -18,17 +18,20 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, tags
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture, as_completed
 from prefect.states import Failed, State
 
+from flows.parameters import flow_docstring, flow_signature, options_from_parameters
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import RunLedger
 from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.plan import emit_yaml, make_plan
+from rjobs.engine.reuse import ContentIndex
 from rjobs.engine.sweep import Sweep, SweepSettings
 from rjobs.engine.wiring import PreparedSweep, prepare
+from rjobs.inputs.grid import cell_title
 from rjobs.inputs.options import ResolvedSweep, SweepOptions
 from tasks.data import upload_data
 from tasks.environment import check_environment, stage_data, upload_code
@@ -66,7 +69,8 @@ def build_sweep(prepared: PreparedSweep) -> Sweep:
         logger.info("job %s: %s -> %s%s", handle.job_name, previous or "found", status.state, where)
 
     monitor = JobMonitor(backend, interval=interval, on_transition=on_transition)
-    settings = SweepSettings(run=resolved.run, retries=options.retries, timeout_s=options.timeout)
+    reuse = ContentIndex(resolved.results_root, resolved.content)
+    settings = SweepSettings(run=resolved.run, retries=options.retries, timeout_s=options.timeout, reuse=reuse)
     if options.global_limit:
         ensure_limit(options.global_limit, options.global_limit_size)
         limit = options.global_limit
@@ -92,7 +96,8 @@ def fan_out(sweep: Sweep, limit: int) -> None:
             while pending and len(running) < window:
                 ids = pending.popleft()
                 if pool is None:
-                    running[run_cell.submit(sweep, ids[0])] = ids
+                    with tags(f"cell:{ids[0]}"):
+                        running[run_cell.submit(sweep, ids[0], cell_title(sweep.cells[ids[0]].params))] = ids
                 else:
                     running[run_cells.submit(sweep, ids, pool, ids[0], len(ids))] = ids
             finished = next(as_completed(list(running)))
@@ -161,16 +166,44 @@ def cancel_on_hook(flow: Any, flow_run: Any, state: Any) -> None:
         sweep.cancel_all()
 
 
-@flow(name="train", on_cancellation=[cancel_on_hook], on_crashed=[cancel_on_hook])
-def train(options: SweepOptions = SweepOptions()) -> dict[str, Any] | State:  # noqa: B008
-    """Stage data, check the environment, fan the cells out, collect, and write the results table. A dry run or
-    YAML emission (ticked in a run form too) submits nothing; a sweep with failed cells ends Failed, naming them."""
-    from prefect.runtime import flow_run
+TRAIN_SUMMARY = """Stage data, check the environment, fan the cells out, collect, and write the results table. A dry run
+or YAML emission (ticked in a run form too) submits nothing; a sweep with failed cells ends Failed, naming them."""
 
+
+def _train(**parameters: Any) -> dict[str, Any] | State:
+    options = options_from_parameters(parameters)
     prepared = prepared_for(options)
+    name_flow_run(prepared.resolved.run)
     if options.dry_run or options.emit_yaml:
         return without_running(prepared)
+    return run_sweep(prepared)
+
+
+_train.__signature__ = flow_signature()  # type: ignore[attr-defined]
+_train.__doc__ = flow_docstring(TRAIN_SUMMARY)
+train = flow(name="train", description=TRAIN_SUMMARY, on_cancellation=[cancel_on_hook], on_crashed=[cancel_on_hook])(
+    _train
+)
+"""The train flow: one top-level parameter per option (flows/parameters.py)."""
+
+
+def name_flow_run(run: str) -> None:
+    """The flow run is named after its sweep, so the UI's list of runs reads as the list of sweeps."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    if flow_run.id is None or flow_run.name == run:
+        return
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run.id, name=run)
+
+
+def run_sweep(prepared: PreparedSweep) -> dict[str, Any] | State:
+    """The sweep itself, with its engine registered for the cancellation hooks while it runs."""
+    from prefect.runtime import flow_run
+
     resolved = prepared.resolved
+    options = resolved.options
     sweep = build_sweep(prepared)
     ACTIVE_SWEEPS[flow_run.id] = sweep
     try:

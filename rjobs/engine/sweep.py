@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any
 
 from rjobs.backends.base import Backend, CellJob, EnvironmentInfo, JobHandle
@@ -19,34 +18,12 @@ from rjobs.core.retry import RetryPolicy
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord, RunLedger, read_metrics
 from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.outcomes import Action, CellResult, Outcome
+from rjobs.engine.reuse import ContentIndex
 from rjobs.inputs.grid import Cell
 from rjobs.inputs.spec import InputSpec, JobSpec
 
 log = logging.getLogger(__name__)
-
-
-class Action(StrEnum):
-    """What a run will do with a cell, judged from the results folder before anything is asked."""
-
-    REUSE = "reuse"
-    CHECK = "check"
-    SUBMIT = "submit"
-
-
-class Outcome(StrEnum):
-    """How a cell ended in this run, for run.json's counters."""
-
-    REUSED = "reused"
-    SUBMITTED = "submitted"
-    ATTACHED = "attached"
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class CellResult:
-    record: CellRecord
-    outcome: Outcome
-    submissions: int = 0
 
 
 @dataclass
@@ -59,6 +36,8 @@ class SweepSettings:
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     job_slot: Callable[[], AbstractContextManager[object]] = nullcontext
     """Held while a job is submitted and in flight: a cluster-wide limit shared with other sweeps plugs in here."""
+    reuse: ContentIndex | None = None
+    """Finished cells of other sweeps by content: a cell found there is copied, not run."""
 
 
 CANCEL_WAIT_S = 300.0
@@ -111,9 +90,12 @@ class Sweep:
     def plan(self) -> dict[str, Action]:
         """From the results folder alone: collected cells are reused, known jobs checked, the rest submitted."""
         actions = {}
+        reuse = self.settings.reuse
         for cell_id in self.cells:
             record = self.ledger.load(cell_id)
-            if record is None or not record.job_name:
+            if record is None and reuse is not None and reuse.finished_elsewhere(self.settings.run, cell_id):
+                actions[cell_id] = Action.REUSE
+            elif record is None or not record.job_name:
                 actions[cell_id] = Action.SUBMIT
             elif record.job_state == JobState.COMPLETED and record.collected:
                 actions[cell_id] = Action.REUSE
@@ -177,9 +159,12 @@ class Sweep:
         """Reuse, attach, collect, submit or resubmit, until the cell is terminal or its budget is spent; submitted[0]
         counts the jobs this call created, for run.json, even when a later control-plane error escapes."""
         cell = self.cells[cell_id]
-        record = self.ledger.load(cell_id) or CellRecord(cell=cell_id, params=dict(cell.params))
+        record = self.ledger.load(cell_id)
+        if record is None and self.settings.reuse is not None:
+            record = self.settings.reuse.adopt(self.ledger, cell_id)
+        record = record or CellRecord(cell=cell_id, params=dict(cell.params))
         if record.job_state == JobState.COMPLETED and record.collected:
-            return CellResult(record, Outcome.REUSED)
+            return CellResult(record, Outcome.REUSED, reused_from=record.reused_from)
         attempt = max(record.attempt, 1)
         if record.job_name and record.job_state.failed:
             if not self._may_retry(record):
@@ -286,6 +271,8 @@ class Sweep:
             log.warning("cell %s: metrics ignored: %s", record.cell, record.metrics_error)
         record.collected = True
         self.ledger.save(record)
+        if self.settings.reuse is not None:
+            self.settings.reuse.remember(self.settings.run, record.cell)
 
     def _cancelled(self, record: CellRecord, submissions: int) -> CellResult:
         record.state = JobState.CANCELED.value

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows import train_flow as train_module
+from flows.parameters import flow_parameters
 from rjobs.inputs.options import SweepOptions
 
 pytestmark = [pytest.mark.r, pytest.mark.usefixtures("prefect_server")]
@@ -54,7 +55,7 @@ def test_large_sweep_runs_in_batches(
         poll_interval=0.05,
         no_mlflow=True,
     )
-    state = train_module.train(options, return_state=True)
+    state = train_module.train(**flow_parameters(options), return_state=True)
     # the results are written, then the flow run ends Failed naming the cell, so alerts on failed runs fire
     from rjobs.inputs.grid import cell_id
 
