@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rjobs.engine.ledger import RunLedger
 
-HIDDEN_COLUMNS = ("job_name", "error")
+HIDDEN_COLUMNS = ("job_name", "error", "reused_from")
 
 
 def format_table(ledger: RunLedger, best: str | None = None) -> str:
