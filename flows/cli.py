@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import signal
 import sys
@@ -21,6 +22,7 @@ from rjobs.engine.plan import emit_yaml
 from rjobs.engine.wiring import PreparedSweep, prepare
 from rjobs.inputs.option_groups import grouped_fields
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, option_error, resolve
+from rjobs.inputs.result_options import Objective
 from rjobs.results.selection import NoEligibleCellError
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
@@ -88,11 +90,23 @@ def print_plan(prepared: PreparedSweep) -> None:
     print(make_plan(prepared).text())
 
 
-def print_table(run_dir: Path) -> None:
-    """The summary table, short enough for a terminal, and the log tail of every cell that did not complete."""
-    from rjobs.results.table import format_table
+def print_table(run_dir: Path, objective: Objective | None = None, best: str | None = None) -> None:
+    """The summary table best first by the selected metric: on a terminal with long values wrapped, else as plain
+    text; then the log tail of every cell that did not complete."""
+    from rjobs.results.table import failure_notes, format_table
 
-    print(format_table(RunLedger(run_dir.parent, run_dir.name)))
+    ledger = RunLedger(run_dir.parent, run_dir.name)
+    if not sys.stdout.isatty():
+        print(format_table(ledger, best, objective))
+        return
+    from flows.terminal import print_rich_table
+
+    with ledger.summary_path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    print_rich_table(rows, best, objective, sys.stdout)
+    notes = failure_notes(rows)
+    if notes:
+        print("\n".join(["", *notes]))
 
 
 def _raise_interrupt(signum: int, _frame: Any) -> None:
@@ -129,7 +143,10 @@ def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
     """The train flow (on the temporary server once it answers) with this sweep handed over, then the table and
     the exit code."""
     from flows.parameters import flow_parameters
+    from flows.sweep_progress import SHOWN
+    from flows.terminal import progress_bar
     from flows.train_flow import HANDED_OVER, train
+    from rjobs.engine.progress import SweepProgress
 
     if server is not None:
         try:
@@ -139,13 +156,20 @@ def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
             return EXIT_FAILED_CELLS
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     token = HANDED_OVER.set(prepared)
+    shown = SweepProgress([cell.cell_id for cell in prepared.resolved.cells]) if sys.stderr.isatty() else None
+    shown_token = SHOWN.set(shown)
     try:
-        with without_heartbeats() if server is not None else contextlib.nullcontext():
+        with contextlib.ExitStack() as stack:
+            if server is not None:
+                stack.enter_context(without_heartbeats())
+            if shown is not None:
+                stack.enter_context(progress_bar(shown, prepared.resolved.run, sys.stderr))
             state = train(**flow_parameters(prepared.resolved.options), return_state=True)
     except KeyboardInterrupt:
         print("cancelled: in-flight jobs were cancelled; re-run with the same --run-name to continue", file=sys.stderr)
         return EXIT_CANCELLED
     finally:
+        SHOWN.reset(shown_token)
         HANDED_OVER.reset(token)
         signal.signal(signal.SIGTERM, previous)
     return report(prepared.resolved, state)
@@ -157,6 +181,18 @@ def without_heartbeats() -> contextlib.AbstractContextManager[Any]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
+def best_line(objective: Objective | None, best: dict[str, Any]) -> str:
+    """`best by rmse:min: model=lm seed=2 (cell c1a2b3c, rmse 301.2); registered r-penguins version 3`."""
+    from rjobs.inputs.grid import cell_title
+
+    metric = ""
+    if objective is not None and objective.metric in best.get("metrics", {}):
+        metric = f", {objective.metric} {best['metrics'][objective.metric]:.4g}"
+    model = best.get("model")
+    registered = f"; registered {model['name']} version {model['version']}" if model else ""
+    return f"best by {objective}: {cell_title(best['params'], width=200)} (cell {best['cell']}{metric}){registered}"
 
 
 def report(resolved: ResolvedSweep, state: Any) -> int:
@@ -178,17 +214,15 @@ def report(resolved: ResolvedSweep, state: Any) -> int:
     if state.is_cancelled():
         return EXIT_CANCELLED
     summary = json.loads((run_dir / "run.json").read_text())
-    print_table(run_dir)
+    best = result.get("best") if isinstance(result, dict) else None
+    print_table(run_dir, resolved.objective, best["cell"] if best else None)
     print(
         f"\nrun {summary['run']}: {summary['completed']}/{summary['cells']} completed, {summary['failed']} failed, "
         f"{summary['cancelled']} cancelled; submitted {summary['submitted']}, reused {summary['reused']}"
     )
     print(f"results: {run_dir / 'summary.csv'}")
-    best = result.get("best") if isinstance(result, dict) else None
     if best:
-        model = best.get("model")
-        registered = f"; model {model['name']} version {model['version']}" if model else ""
-        print(f"best by {options.select}: {best['cell']} {best['params']}{registered}")
+        print(best_line(resolved.objective, best))
     if summary["cancelled"]:
         return EXIT_CANCELLED
     return EXIT_OK if summary["failed"] == 0 and summary["completed"] == summary["cells"] else EXIT_FAILED_CELLS

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,6 +24,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.states import Failed, State
 
 from flows.parameters import flow_docstring, flow_signature, options_from_parameters
+from flows.sweep_progress import PER_CELL, ProgressArtifact, progress_for, transition_logger
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import RunLedger
 from rjobs.engine.monitor import JobMonitor
@@ -62,15 +63,13 @@ def build_sweep(prepared: PreparedSweep) -> Sweep:
     resolved, backend = prepared.resolved, prepared.backend
     options = resolved.options
     interval = prepared.poll_interval
-    logger = get_run_logger()
-
-    def on_transition(handle: Any, previous: Any, status: Any) -> None:
-        where = f" {status.url}" if status.url else ""
-        logger.info("job %s: %s -> %s%s", handle.job_name, previous or "found", status.state, where)
-
+    progress = progress_for([cell.cell_id for cell in resolved.cells])
+    on_transition = transition_logger(resolved.run, progress, get_run_logger())
     monitor = JobMonitor(backend, interval=interval, on_transition=on_transition)
     reuse = ContentIndex(resolved.results_root, resolved.content)
-    settings = SweepSettings(run=resolved.run, retries=options.retries, timeout_s=options.timeout, reuse=reuse)
+    settings = SweepSettings(
+        run=resolved.run, retries=options.retries, timeout_s=options.timeout, reuse=reuse, progress=progress
+    )
     if options.global_limit:
         ensure_limit(options.global_limit, options.global_limit_size)
         limit = options.global_limit
@@ -90,7 +89,9 @@ def fan_out(sweep: Sweep, limit: int) -> None:
     pending = deque(cells[i : i + size] for i in range(0, len(cells), size))
     window = limit if pool is None else math.ceil(2 * limit / size) + 1  # batches queued: the pool never starves
     running: dict[PrefectFuture[Any], list[str]] = {}
-    done = 0
+    assert sweep.settings.progress is not None
+    artifact = ProgressArtifact(sweep.settings.run, sweep.settings.progress)
+    artifact.start()
     try:
         while pending or running:
             while pending and len(running) < window:
@@ -102,8 +103,8 @@ def fan_out(sweep: Sweep, limit: int) -> None:
                     running[run_cells.submit(sweep, ids, pool, ids[0], len(ids))] = ids
             finished = next(as_completed(list(running)))
             ids = running.pop(finished)
-            done += len(ids)
-            logger.info("[%d/%d] %s", done, len(cells), progress(sweep, ids, finished.state.name))
+            logger.info("%s", sweep.settings.progress.snapshot().line(), extra=PER_CELL)
+            artifact.update()
     except BaseException:
         with signals_ignored():
             cancelled = sweep.cancel_all()
@@ -114,14 +115,6 @@ def fan_out(sweep: Sweep, limit: int) -> None:
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-def progress(sweep: Sweep, ids: list[str], task_state: str) -> str:
-    """'cell <id>: Completed', or for a batch '<n> cells from <id>: 5 Completed, 1 Failed' (task state if unrun)."""
-    states = Counter(result.record.state if (result := sweep.results.get(i)) else task_state for i in ids)
-    if len(ids) == 1:
-        return f"cell {ids[0]}: {next(iter(states))}"
-    return f"{len(ids)} cells from {ids[0]}: " + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
 
 
 @contextmanager

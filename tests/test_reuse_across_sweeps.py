@@ -54,6 +54,7 @@ def test_adding_a_seed_runs_only_the_new_cell(demo_project: Path, tmp_path: Path
     assert {seed: rows[seed]["reused_from"] for seed in rows} == {"1": first["run"], "2": first["run"], "3": ""}
     reused_dir = demo_project / "results" / str(second["run"]) / rows["1"]["cell"]
     assert (reused_dir / "outputs" / "metrics.json").is_file(), "the reused cell's outputs are in the new sweep"
+    assert not (reused_dir / ".jobs").exists(), "no handle of the first sweep's process comes along"
 
 
 def test_changed_code_reuses_nothing(demo_project: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -63,7 +64,8 @@ class ContentIndex:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{cell_id}.", suffix=".reuse"))
         try:
-            shutil.copytree(RunLedger(self.root, source_run).cell_dir(cell_id), staging, dirs_exist_ok=True)
+            source = RunLedger(self.root, source_run).cell_dir(cell_id)
+            shutil.copytree(source, staging, dirs_exist_ok=True, ignore=_backend_working_files(source))
             record.reused_from = record.reused_from or source_run
             atomic_write_json(staging / STATUS_FILE, asdict(record))
             os.replace(staging, target)  # refused when the cell's folder already exists: then it runs as usual
@@ -71,3 +73,10 @@ class ContentIndex:
             shutil.rmtree(staging, ignore_errors=True)
             return None
         return record
+
+
+def _backend_working_files(cell_dir: Path) -> Callable[[str, list[str]], list[str]]:
+    """The cell folder's own hidden entries (a local job's working copy and process handle) stay behind: the new
+    sweep gets the outputs, log and record, never a handle that would let it signal another sweep's process."""
+    top = str(cell_dir)
+    return lambda folder, names: [n for n in names if n.startswith(".")] if folder == top else []

@@ -19,6 +19,7 @@ from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord, RunLedger, read_metrics
 from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.outcomes import Action, CellResult, Outcome
+from rjobs.engine.progress import SweepProgress
 from rjobs.engine.reuse import ContentIndex
 from rjobs.inputs.grid import Cell
 from rjobs.inputs.spec import InputSpec, JobSpec
@@ -38,6 +39,8 @@ class SweepSettings:
     """Held while a job is submitted and in flight: a cluster-wide limit shared with other sweeps plugs in here."""
     reuse: ContentIndex | None = None
     """Finished cells of other sweeps by content: a cell found there is copied, not run."""
+    progress: SweepProgress | None = None
+    """Told of every finished cell, for a progress display."""
 
 
 CANCEL_WAIT_S = 300.0
@@ -153,6 +156,8 @@ class Sweep:
             result = CellResult(record, outcome, submissions[0])
         with self._lock:
             self.results[cell_id] = result
+        if self.settings.progress is not None:
+            self.settings.progress.finished(cell_id, result.record.job_state, result.outcome == Outcome.REUSED)
         return result
 
     def _run_cell(self, cell_id: str, submitted: list[int]) -> CellResult:
