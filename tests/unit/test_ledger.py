@@ -187,7 +187,9 @@ def test_summary_columns_and_rows(tmp_path: Path) -> None:
         "cell", "status", "attempt", "job_name", "duration_s",
         "param.model", "param.seed", "param.flag", "metric.mae", "metric.r2", "metric.rmse", "reused_from", "error",
     ]  # fmt: skip
-    assert rows[1] == ["c1", "Completed", "1", "sweep-c1", "12.346", "ranger", "2", "false", "250.5", "", "300.0", "", ""]
+    assert rows[1] == [
+        "c1", "Completed", "1", "sweep-c1", "12.346", "ranger", "2", "false", "250.5", "", "300.0", "", "",
+    ]  # fmt: skip
     assert rows[2] == [
         "c2", "Failed", "2", "sweep-c2-r2", "41.750", "lm", "1", "true", "", "0.84", "312.5", "",
         'line 2 | line 3, with comma | line "4"',
