@@ -56,6 +56,12 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
             group.add_argument(flag, dest=name, choices=choices, default=default, help=help_text)
         else:
             group.add_argument(flag, dest=name, default=argparse.SUPPRESS, metavar=name.upper(), help=help_text)
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="schedule prefect.yaml's nightly retrain on this machine with Prefect's serve (the flags above override "
+        "its parameters) and run it until Ctrl-C; a team's server uses `make deploy` and a worker instead",
+    )
     return parser
 
 
@@ -117,7 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     """Validate everything first (exit 2 on bad input), run the flow, print the table, exit 0/1/130."""
     parser = build_parser("python -m flows.train", DESCRIPTION)
     try:
-        options = options_from_args(parser.parse_args(argv))
+        args = parser.parse_args(argv)
+        serving = vars(args).pop("serve")
+        options = options_from_args(args)
+        if serving:
+            from flows.serve import serve
+
+            return serve(options)
         if options.emit_yaml:
             written = emit_yaml(resolve(options), Path(options.emit_yaml))
             print(f"wrote {len(written)} job YAML file(s) to {options.emit_yaml}; submit each with az ml job create -f")

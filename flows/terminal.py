@@ -17,6 +17,7 @@ from rich.table import Table
 
 from rjobs.engine.progress import ProgressSnapshot, SweepProgress
 from rjobs.inputs.result_options import Objective
+from rjobs.results.presentation import metric_columns, short_number, sorted_rows
 
 REFRESH_S = 0.25
 
@@ -107,33 +108,12 @@ def progress_bar(progress: SweepProgress, run: str, stream: TextIO) -> Iterator[
             handler.console = old
 
 
-def sorted_rows(rows: list[dict[str, str]], objective: Objective | None) -> list[dict[str, str]]:
-    """Best first by the selected metric (cells without it last), else as summary.csv lists them."""
-    if objective is None:
-        return rows
-    column = f"metric.{objective.metric}"
-
-    def key(row: dict[str, str]) -> tuple[int, float]:
-        try:
-            value = float(row.get(column) or "nan")
-        except ValueError:
-            value = math.nan
-        if math.isnan(value):
-            return (1, 0.0)
-        return (0, value if objective.goal == "min" else -value)
-
-    return sorted(rows, key=key)
-
-
 def rich_table(rows: list[dict[str, str]], best: str | None, objective: Objective | None) -> Table:
     """Metrics first after the status, 4 significant digits, long values wrapped, the best cell marked."""
     table = Table(show_lines=False, header_style="bold")
     if not rows:
         return table
-    metrics = [c for c in rows[0] if c.startswith("metric.")]
-    if objective is not None and f"metric.{objective.metric}" in metrics:
-        metrics.remove(f"metric.{objective.metric}")
-        metrics.insert(0, f"metric.{objective.metric}")
+    metrics = metric_columns(rows[0], objective)
     params = [c for c in rows[0] if c.startswith("param.")]
     columns = ["cell", "status", *metrics, *params, "duration_s"]
     table.add_column("best")
@@ -145,13 +125,6 @@ def rich_table(rows: list[dict[str, str]], best: str | None, objective: Objectiv
         cells = [short_number(row.get(c, "")) if c.startswith("metric.") else row.get(c, "") for c in columns]
         table.add_row(mark, *cells, style="bold" if mark else None)
     return table
-
-
-def short_number(text: str) -> str:
-    try:
-        return f"{float(text):.4g}"
-    except ValueError:
-        return text or "-"
 
 
 def print_rich_table(rows: list[dict[str, str]], best: str | None, objective: Objective | None, stream: TextIO) -> None:

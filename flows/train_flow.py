@@ -206,9 +206,8 @@ def run_sweep(prepared: PreparedSweep) -> dict[str, Any] | State:
         try:
             fan_out(sweep, options.max_concurrent)
         finally:
-            summary = write_results(
-                sweep, {"max_concurrent": options.max_concurrent, "experiment": resolved.spec.experiment}
-            )
+            extra = {"max_concurrent": options.max_concurrent, "experiment": resolved.spec.experiment}
+            summary = write_results(sweep, extra, resolved.objective)
         tracking = None if options.no_mlflow else log_to_mlflow(sweep, options.tracking_uri)
         if options.select:
             plot = plot_sweep(sweep, resolved.objective)

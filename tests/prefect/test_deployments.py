@@ -208,7 +208,7 @@ def test_every_cell_and_every_stage_is_a_recorded_task_run(deployed: Deployed) -
 
 
 @pytest.mark.slow
-def test_the_summary_table_and_markdown_artifacts_are_attached(deployed: Deployed) -> None:
+def test_the_table_summary_and_progress_artifacts_are_attached(deployed: Deployed) -> None:
     with api_client(deployed.api_url) as client:
         artifacts = client.read_artifacts(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[deployed.flow_run_id]))
@@ -220,6 +220,14 @@ def test_the_summary_table_and_markdown_artifacts_are_attached(deployed: Deploye
     data = json.loads(table.data) if isinstance(table.data, str) else table.data
     assert sorted(row["cell"] for row in data) == sorted(r["cell"] for r in summary_rows(deployed))
     assert f"Sweep `{deployed.run_name}`" in str(summary.data)
+    # metrics first and rounded, best first by the deployment's rmse:min and marked
+    assert list(data[0])[:4] == ["best", "cell", "status", "rmse"]
+    rmse = [float(row["rmse"]) for row in data]
+    assert rmse == sorted(rmse) and [row["best"] for row in data] == ["★", ""]
+    assert all(len(row["rmse"].replace(".", "").lstrip("0")) <= 4 for row in data), data
+    progress = by_key[artifact_key(deployed.run_name, "progress")]
+    assert progress.type == "progress" and float(progress.data) == 100.0
+    assert progress.description == "2/2 done: 2 Completed"
 
 
 @pytest.mark.slow
