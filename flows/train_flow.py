@@ -181,14 +181,18 @@ train = flow(name="train", description=TRAIN_SUMMARY, on_cancellation=[cancel_on
 
 
 def name_flow_run(run: str) -> None:
-    """The flow run is named after its sweep, so the UI's list of runs reads as the list of sweeps."""
+    """The flow run is named after its sweep, so the UI's list of runs reads as the list of sweeps; the name is
+    known only once the options are resolved, hence a rename rather than Prefect's flow_run_name."""
     from prefect.client.orchestration import get_client
     from prefect.runtime import flow_run
 
     if flow_run.id is None or flow_run.name == run:
         return
-    with get_client(sync_client=True) as client:
-        client.update_flow_run(flow_run.id, name=run)
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run.id, name=run)
+    except Exception as exc:  # a name is not worth a sweep
+        get_run_logger().warning("flow run not renamed to %s: %s", run, exc)
 
 
 def run_sweep(prepared: PreparedSweep) -> dict[str, Any] | State:
