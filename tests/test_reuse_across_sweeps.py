@@ -55,6 +55,24 @@ def test_adding_a_seed_runs_only_the_new_cell(demo_project: Path, tmp_path: Path
     reused_dir = demo_project / "results" / str(second["run"]) / rows["1"]["cell"]
     assert (reused_dir / "outputs" / "metrics.json").is_file(), "the reused cell's outputs are in the new sweep"
     assert not (reused_dir / ".jobs").exists(), "no handle of the first sweep's process comes along"
+    assert task_states(str(second["run"])) == {
+        "model=lm seed=1": "Cached",
+        "model=lm seed=2": "Cached",
+        "model=lm seed=3": "Completed",
+    }
+
+
+def task_states(run: str) -> dict[str, str]:
+    """The cell task runs of the flow run named after the sweep, by name, with their state names."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
+
+    with get_client(sync_client=True) as client:
+        flow_runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[run])))
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[f.id for f in flow_runs]))
+        )
+    return {t.name: t.state.name for t in task_runs if t.name.startswith("model=") and t.state is not None}
 
 
 def test_changed_code_reuses_nothing(demo_project: Path, tmp_path: Path) -> None:

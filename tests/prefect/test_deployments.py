@@ -59,8 +59,9 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
-def wait_healthy(api_url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 90) -> None:
-    """Poll /api/health until the server answers; fail with its log if it dies or never answers."""
+def wait_healthy(api_url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 180) -> None:
+    """Poll /api/health until the server answers; fail with its log if it dies or never answers (a bound on a hang:
+    a first start migrates a fresh database, minutes on a machine shared with other test runs)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
