@@ -229,6 +229,9 @@ def test_the_table_summary_and_progress_artifacts_are_attached(deployed: Deploye
     progress = by_key[artifact_key(deployed.run_name, "progress")]
     assert progress.type == "progress" and float(progress.data) == 100.0
     assert progress.description == "2/2 done: 2 Completed"
+    mlflow = str(by_key[artifact_key(deployed.run_name, "mlflow")].data)
+    assert "mlflow ui --backend-store-uri sqlite:" in mlflow and "parent run: [`" in mlflow
+    assert all(f"cell `{row['cell']}`: [`" in mlflow for row in summary_rows(deployed)), mlflow
 
 
 @pytest.mark.slow
