@@ -4,6 +4,8 @@ dry run and YAML emission without importing Prefect, then the flow, the table an
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import json
 import sys
 import typing
@@ -18,7 +20,9 @@ from rjobs.core.errors import InputError
 from rjobs.engine.ledger import RunLedger
 from rjobs.engine.plan import emit_yaml
 from rjobs.engine.wiring import PreparedSweep, prepare
+from rjobs.inputs.option_groups import grouped_fields
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, option_error, resolve
+from rjobs.inputs.result_options import Objective
 from rjobs.results.selection import NoEligibleCellError
 
 DESCRIPTION = "Fan an R job out over a parameter grid as Azure ML command jobs (or local Rscript), one results table."
@@ -27,33 +31,51 @@ UI_ONLY = frozenset({"grid_values"})
 
 
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """One flag per SweepOptions field: --max-concurrent for max_concurrent, and so on."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    for name, field in SweepOptions.model_fields.items():
+    """One flag per SweepOptions field (--max-concurrent for max_concurrent), grouped as the run form is, each with
+    its default."""
+    parser = argparse.ArgumentParser(prog=prog, usage="%(prog)s [options]", description=description)
+    groups: dict[str, Any] = {}
+    for group_name, name in grouped_fields():
         if name in UI_ONLY:
             continue
+        group = groups.get(group_name) or groups.setdefault(group_name, parser.add_argument_group(group_name))
+        field = SweepOptions.model_fields[name]
         flag = "--" + name.replace("_", "-")
         help_text = field.description or ""
+        if "default" not in help_text:
+            help_text += f" (default: {shown_default(name)})"
         default = None if field.default_factory else field.default
         if field.annotation is bool:
-            parser.add_argument(flag, dest=name, action="store_true", help=help_text)
+            group.add_argument(flag, dest=name, action="store_true", help=help_text)
         elif typing.get_origin(field.annotation) is list:
             metavar = "KEY=V1,V2" if name == "param" else "NAME"
-            parser.add_argument(flag, dest=name, action="append", default=[], metavar=metavar, help=help_text)
+            group.add_argument(flag, dest=name, action="append", default=[], metavar=metavar, help=help_text)
         elif typing.get_origin(field.annotation) is typing.Literal:
-            parser.add_argument(
-                flag,
-                dest=name,
-                choices=typing.get_args(field.annotation),
-                default=default,
-                help=f"{help_text} (default: {default})",
-            )
+            choices = typing.get_args(field.annotation)
+            group.add_argument(flag, dest=name, choices=choices, default=default, help=help_text)
         else:
-            shown = f" (default: {default})" if default is not None else ""
-            parser.add_argument(
-                flag, dest=name, default=argparse.SUPPRESS, metavar=name.upper(), help=help_text + shown
-            )
+            group.add_argument(flag, dest=name, default=argparse.SUPPRESS, metavar=name.upper(), help=help_text)
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="schedule prefect.yaml's nightly retrain on this machine with Prefect's serve (the flags above override "
+        "its parameters) and run it until Ctrl-C; a team's server uses `make deploy` and a worker instead",
+    )
     return parser
+
+
+def shown_default(name: str) -> str:
+    """A default as --help shows it: the value, or what an unset option means."""
+    field = SweepOptions.model_fields[name]
+    if name == "max_concurrent":
+        return f"CPU count, here {SweepOptions().max_concurrent}"
+    if field.default_factory is not None:
+        return "none"
+    if field.default is None:
+        return "unset"
+    if isinstance(field.default, bool):
+        return "off" if not field.default else "on"
+    return str(field.default)
 
 
 def options_from_args(namespace: argparse.Namespace) -> SweepOptions:
@@ -73,18 +95,36 @@ def print_plan(prepared: PreparedSweep) -> None:
     print(make_plan(prepared).text())
 
 
-def print_table(run_dir: Path) -> None:
-    """The summary table, short enough for a terminal, and the log tail of every cell that did not complete."""
-    from rjobs.results.table import format_table
+def print_table(run_dir: Path, objective: Objective | None = None, best: str | None = None) -> None:
+    """The summary table best first by the selected metric: on a terminal with long values wrapped, else as plain
+    text; then the log tail of every cell that did not complete."""
+    from rjobs.results.table import failure_notes, format_table
 
-    print(format_table(RunLedger(run_dir.parent, run_dir.name)))
+    ledger = RunLedger(run_dir.parent, run_dir.name)
+    if not sys.stdout.isatty():
+        print(format_table(ledger, best, objective))
+        return
+    from flows.terminal import print_rich_table
+
+    with ledger.summary_path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    print_rich_table(rows, best, objective, sys.stdout)
+    notes = failure_notes(rows)
+    if notes:
+        print("\n".join(["", *notes]))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Validate everything first (exit 2 on bad input), run the flow, print the table, exit 0/1/130."""
     parser = build_parser("python -m flows.train", DESCRIPTION)
     try:
-        options = options_from_args(parser.parse_args(argv))
+        args = parser.parse_args(argv)
+        serving = vars(args).pop("serve")
+        options = options_from_args(args)
+        if serving:
+            from flows.serve import serve
+
+            return serve(options)
         if options.emit_yaml:
             written = emit_yaml(resolve(options), Path(options.emit_yaml))
             print(f"wrote {len(written)} job YAML file(s) to {options.emit_yaml}; submit each with az ml job create -f")
@@ -103,13 +143,38 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_flow(prepared: PreparedSweep, server: TemporaryServer | None) -> int:
-    """The train flow with this sweep handed over, then the table and the exit code."""
+    """The train flow with this sweep handed over (a progress bar on a terminal), then the table and the exit
+    code."""
+    from flows.parameters import flow_parameters
+    from flows.sweep_progress import SHOWN
+    from flows.terminal import progress_bar
     from flows.train_flow import HANDED_OVER, train
+    from rjobs.engine.progress import SweepProgress
 
-    state = run_handed_over(
-        lambda: train(prepared.resolved.options, return_state=True), HANDED_OVER, prepared, server, "jobs"
-    )
+    shown = SweepProgress([cell.cell_id for cell in prepared.resolved.cells]) if sys.stderr.isatty() else None
+
+    def run() -> Any:
+        with progress_bar(shown, prepared.resolved.run, sys.stderr) if shown is not None else contextlib.nullcontext():
+            return train(**flow_parameters(prepared.resolved.options), return_state=True)
+
+    token = SHOWN.set(shown)
+    try:
+        state = run_handed_over(run, HANDED_OVER, prepared, server, "jobs")
+    finally:
+        SHOWN.reset(token)
     return state if isinstance(state, int) else report(prepared.resolved, state)
+
+
+def best_line(objective: Objective | None, best: dict[str, Any]) -> str:
+    """`best by rmse:min: model=lm seed=2 (cell c1a2b3c, rmse 301.2); registered r-penguins version 3`."""
+    from rjobs.inputs.grid import cell_title
+
+    metric = ""
+    if objective is not None and objective.metric in best.get("metrics", {}):
+        metric = f", {objective.metric} {best['metrics'][objective.metric]:.4g}"
+    model = best.get("model")
+    registered = f"; registered {model['name']} version {model['version']}" if model else ""
+    return f"best by {objective}: {cell_title(best['params'], width=200)} (cell {best['cell']}{metric}){registered}"
 
 
 def report(resolved: ResolvedSweep, state: Any) -> int:
@@ -131,17 +196,15 @@ def report(resolved: ResolvedSweep, state: Any) -> int:
     if state.is_cancelled():
         return EXIT_CANCELLED
     summary = json.loads((run_dir / "run.json").read_text())
-    print_table(run_dir)
+    best = result.get("best") if isinstance(result, dict) else None
+    print_table(run_dir, resolved.objective, best["cell"] if best else None)
     print(
         f"\nrun {summary['run']}: {summary['completed']}/{summary['cells']} completed, {summary['failed']} failed, "
         f"{summary['cancelled']} cancelled; submitted {summary['submitted']}, reused {summary['reused']}"
     )
     print(f"results: {run_dir / 'summary.csv'}")
-    best = result.get("best") if isinstance(result, dict) else None
     if best:
-        model = best.get("model")
-        registered = f"; model {model['name']} version {model['version']}" if model else ""
-        print(f"best by {options.select}: {best['cell']} {best['params']}{registered}")
+        print(best_line(resolved.objective, best))
     if summary["cancelled"]:
         return EXIT_CANCELLED
     return EXIT_OK if summary["failed"] == 0 and summary["completed"] == summary["cells"] else EXIT_FAILED_CELLS

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         objective = parse_objective(args.select) if args.select else None
         records = ledger.records()
         best = select_best(records, objective) if objective else None
-        print(format_table(ledger, best.cell if best else None))
+        print(format_table(ledger, best.cell if best else None, objective))
         if objective is None or best is None:
             return EXIT_OK
         params = ", ".join(f"{k}={v}" for k, v in best.params.items())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,17 +18,21 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, tags
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture, as_completed
 from prefect.states import Failed, State
 
+from flows.parameters import flow_docstring, flow_signature, options_from_parameters
+from flows.sweep_progress import PER_CELL, ProgressArtifact, progress_for, transition_logger
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import RunLedger
 from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.plan import emit_yaml, make_plan
+from rjobs.engine.reuse import ContentIndex
 from rjobs.engine.sweep import Sweep, SweepSettings
 from rjobs.engine.wiring import PreparedSweep, prepare
+from rjobs.inputs.grid import cell_title
 from rjobs.inputs.options import ResolvedSweep, SweepOptions
 from tasks.data import upload_data
 from tasks.environment import check_environment, stage_data, upload_code
@@ -59,14 +63,13 @@ def build_sweep(prepared: PreparedSweep) -> Sweep:
     resolved, backend = prepared.resolved, prepared.backend
     options = resolved.options
     interval = prepared.poll_interval
-    logger = get_run_logger()
-
-    def on_transition(handle: Any, previous: Any, status: Any) -> None:
-        where = f" {status.url}" if status.url else ""
-        logger.info("job %s: %s -> %s%s", handle.job_name, previous or "found", status.state, where)
-
+    progress = progress_for([cell.cell_id for cell in resolved.cells])
+    on_transition = transition_logger(resolved.run, progress, get_run_logger())
     monitor = JobMonitor(backend, interval=interval, on_transition=on_transition)
-    settings = SweepSettings(run=resolved.run, retries=options.retries, timeout_s=options.timeout)
+    reuse = ContentIndex(resolved.results_root, resolved.content)
+    settings = SweepSettings(
+        run=resolved.run, retries=options.retries, timeout_s=options.timeout, reuse=reuse, progress=progress
+    )
     if options.global_limit:
         ensure_limit(options.global_limit, options.global_limit_size)
         limit = options.global_limit
@@ -86,19 +89,22 @@ def fan_out(sweep: Sweep, limit: int) -> None:
     pending = deque(cells[i : i + size] for i in range(0, len(cells), size))
     window = limit if pool is None else math.ceil(2 * limit / size) + 1  # batches queued: the pool never starves
     running: dict[PrefectFuture[Any], list[str]] = {}
-    done = 0
+    assert sweep.settings.progress is not None
+    artifact = ProgressArtifact(sweep.settings.run, sweep.settings.progress)
+    artifact.start()
     try:
         while pending or running:
             while pending and len(running) < window:
                 ids = pending.popleft()
                 if pool is None:
-                    running[run_cell.submit(sweep, ids[0])] = ids
+                    with tags(f"cell:{ids[0]}"):
+                        running[run_cell.submit(sweep, ids[0], cell_title(sweep.cells[ids[0]].params))] = ids
                 else:
                     running[run_cells.submit(sweep, ids, pool, ids[0], len(ids))] = ids
             finished = next(as_completed(list(running)))
             ids = running.pop(finished)
-            done += len(ids)
-            logger.info("[%d/%d] %s", done, len(cells), progress(sweep, ids, finished.state.name))
+            logger.info("%s", sweep.settings.progress.snapshot().line(), extra=PER_CELL)
+            artifact.update()
     except BaseException:
         with signals_ignored():
             cancelled = sweep.cancel_all()
@@ -109,14 +115,6 @@ def fan_out(sweep: Sweep, limit: int) -> None:
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-def progress(sweep: Sweep, ids: list[str], task_state: str) -> str:
-    """'cell <id>: Completed', or for a batch '<n> cells from <id>: 5 Completed, 1 Failed' (task state if unrun)."""
-    states = Counter(result.record.state if (result := sweep.results.get(i)) else task_state for i in ids)
-    if len(ids) == 1:
-        return f"cell {ids[0]}: {next(iter(states))}"
-    return f"{len(ids)} cells from {ids[0]}: " + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
 
 
 @contextmanager
@@ -161,16 +159,48 @@ def cancel_on_hook(flow: Any, flow_run: Any, state: Any) -> None:
         sweep.cancel_all()
 
 
-@flow(name="train", on_cancellation=[cancel_on_hook], on_crashed=[cancel_on_hook])
-def train(options: SweepOptions = SweepOptions()) -> dict[str, Any] | State:  # noqa: B008
-    """Stage data, check the environment, fan the cells out, collect, and write the results table. A dry run or
-    YAML emission (ticked in a run form too) submits nothing; a sweep with failed cells ends Failed, naming them."""
-    from prefect.runtime import flow_run
+TRAIN_SUMMARY = """Stage data, check the environment, fan the cells out, collect, and write the results table. A dry run
+or YAML emission (ticked in a run form too) submits nothing; a sweep with failed cells ends Failed, naming them."""
 
+
+def _train(**parameters: Any) -> dict[str, Any] | State:
+    options = options_from_parameters(parameters)
     prepared = prepared_for(options)
+    name_flow_run(prepared.resolved.run)
     if options.dry_run or options.emit_yaml:
         return without_running(prepared)
+    return run_sweep(prepared)
+
+
+_train.__signature__ = flow_signature()  # type: ignore[attr-defined]
+_train.__doc__ = flow_docstring(TRAIN_SUMMARY)
+train = flow(name="train", description=TRAIN_SUMMARY, on_cancellation=[cancel_on_hook], on_crashed=[cancel_on_hook])(
+    _train
+)
+"""The train flow: one top-level parameter per option (flows/parameters.py)."""
+
+
+def name_flow_run(run: str) -> None:
+    """The flow run is named after its sweep, so the UI's list of runs reads as the list of sweeps; the name is
+    known only once the options are resolved, hence a rename rather than Prefect's flow_run_name."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    if flow_run.id is None or flow_run.name == run:
+        return
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run.id, name=run)
+    except Exception as exc:  # a name is not worth a sweep
+        get_run_logger().warning("flow run not renamed to %s: %s", run, exc)
+
+
+def run_sweep(prepared: PreparedSweep) -> dict[str, Any] | State:
+    """The sweep itself, with its engine registered for the cancellation hooks while it runs."""
+    from prefect.runtime import flow_run
+
     resolved = prepared.resolved
+    options = resolved.options
     sweep = build_sweep(prepared)
     ACTIVE_SWEEPS[flow_run.id] = sweep
     try:
@@ -180,9 +210,8 @@ def train(options: SweepOptions = SweepOptions()) -> dict[str, Any] | State:  # 
         try:
             fan_out(sweep, options.max_concurrent)
         finally:
-            summary = write_results(
-                sweep, {"max_concurrent": options.max_concurrent, "experiment": resolved.spec.experiment}
-            )
+            extra = {"max_concurrent": options.max_concurrent, "experiment": resolved.spec.experiment}
+            summary = write_results(sweep, extra, resolved.objective)
         tracking = None if options.no_mlflow else log_to_mlflow(sweep, options.tracking_uri)
         if options.select:
             plot = plot_sweep(sweep, resolved.objective)

@@ -3,7 +3,7 @@
 # Idempotent: one Rscript call finds what is missing; apt-get (update, then install) runs only then.
 # optparse, jsonlite and ranger are what r_src/train.R needs; tidyverse is for the seed guide's
 # penguins.R that a test runs; plumber serves a model (rjobs/serving/serve.R).
-# Silent when nothing is missing or the install succeeds.
+# Silent when nothing is missing; says what it installs otherwise.
 set -euo pipefail
 
 r_packages=(optparse jsonlite ranger tidyverse plumber)
@@ -33,6 +33,7 @@ if ((EUID != 0)); then
     exit 1
 fi
 
+echo "installing R with apt-get (a minute or two the first time): ${apt_packages[*]}" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 export DEBIAN_FRONTEND=noninteractive

@@ -7,7 +7,7 @@ from concurrent.futures import Executor, wait
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Cancelled, Failed, State
+from prefect.states import Cancelled, Completed, Failed, State
 
 from rjobs.core.errors import JobCanceledError, JobFailedError, JobOutcomeError
 from rjobs.core.files import LOG_FILE
@@ -15,14 +15,18 @@ from rjobs.core.states import JobState
 from rjobs.engine.sweep import CellResult, Outcome, Sweep
 
 
-@task(name="run-cell", task_run_name="cell-{cell_id}", cache_policy=NO_CACHE)
-def run_cell(sweep: Sweep, cell_id: str) -> CellResult | State:
-    """Run one cell to a terminal state; a failed cell fails its task run only, after its record is saved, with
-    one line and the log's place as the message (an R error is the user's, not a Python traceback)."""
+@task(name="run-cell", task_run_name="{title}", cache_policy=NO_CACHE)
+def run_cell(sweep: Sweep, cell_id: str, title: str) -> CellResult | State:
+    """Run one cell to a terminal state, its task run named after its parameters (the cell id is its tag); a
+    failed cell fails its task run only, after its record is saved, with one line and the log's place as the
+    message (an R error is the user's, not a Python traceback); a reused cell ends Cached, as Prefect shows reuse."""
     result = sweep.run_cell(cell_id)
     error = _report(sweep, result)
     if error is not None:
         return outcome_state(error)
+    if result.outcome == Outcome.REUSED:
+        where = f" from {result.reused_from}" if result.reused_from else ""
+        return Completed(name="Cached", data=result, message=f"reused{where}: nothing was run")
     return result
 
 

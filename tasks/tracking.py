@@ -45,6 +45,11 @@ def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResu
         params=fixed_params(sweep.spec, sweep.grid_keys),
         tracking_uri=tracking_uri,
     )
+    create_markdown_artifact(
+        markdown=mlflow_markdown(result, sweep.settings.run),
+        key=artifact_key(sweep.settings.run, "mlflow"),
+        description=f"MLflow runs of sweep {sweep.settings.run}",
+    )
     if not logged:
         get_run_logger().info(
             "MLflow %s already holds this sweep as it is (parent run %s): nothing to log",
@@ -61,6 +66,28 @@ def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResu
         result.artifacts_logged,
     )
     return result
+
+
+def mlflow_markdown(result: TrackingResult, run: str) -> str:
+    """Where the sweep's MLflow runs are: links when the tracking server is a web server; for the local store, the
+    command that serves it and the links that then open the parent run and each cell's run."""
+    uri = result.tracking_uri
+    lines = [f"# MLflow runs of sweep `{run}`", "", f"Tracking URI: `{uri}`", ""]
+    if uri.startswith(("http://", "https://")):
+        base = uri.rstrip("/")
+    elif uri.startswith("sqlite:"):
+        base = "http://127.0.0.1:5000"
+        lines += [f"Serve it with `mlflow ui --backend-store-uri {uri}`, then:", ""]
+    else:
+        base = ""
+
+    def link(run_id: str) -> str:
+        where = f"{base}/#/experiments/{result.experiment_id}/runs/{run_id}"
+        return f"[`{run_id}`]({where})" if base else f"`{run_id}`"
+
+    lines.append(f"- parent run: {link(result.parent_run_id)}")
+    lines += [f"- cell `{cell}`: {link(run_id)}" for cell, run_id in sorted(result.child_run_ids.items())]
+    return "\n".join(lines) + "\n"
 
 
 @task(name="plot-sweep", cache_policy=NO_CACHE)

@@ -43,6 +43,7 @@ def test_the_flow_prepares_for_itself_when_nothing_was_handed_over(
     demo_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A deployment or the UI calls the flow directly: it resolves once itself."""
+    from flows.parameters import flow_parameters
     from flows.train_flow import train
     from rjobs.inputs.options import SweepOptions
 
@@ -54,7 +55,7 @@ def test_the_flow_prepares_for_itself_when_nothing_was_handed_over(
         job=str(demo_project / "job.yml"), results=str(demo_project / "results"), run_name="direct", no_mlflow=True
     )
 
-    state = train(options, return_state=True)
+    state = train(**flow_parameters(options), return_state=True)
 
     assert state.is_completed()
     assert resolved == [str(demo_project / "job.yml")]

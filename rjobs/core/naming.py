@@ -33,3 +33,8 @@ def job_name(run: str, cell_id: str, attempt: int) -> str:
     """`<run>-<cell>` for the first attempt, `-rN` after: unique and stable, so resubmits never collide."""
     base = f"{run}-{cell_id}"
     return base if attempt <= 1 else f"{base}-r{attempt}"
+
+
+def cell_of_job(run: str, name: str) -> str:
+    """The cell id inside a job name of `run` (the inverse of job_name; cell ids hold no dash)."""
+    return name.removeprefix(f"{run}-").split("-", 1)[0]

@@ -39,6 +39,8 @@ class CellRecord:
     metrics_error: str = ""
     error: str = ""
     url: str = ""
+    reused_from: str = ""
+    """The run whose job produced this cell, when it was reused from another sweep by its content."""
 
     @property
     def job_state(self) -> JobState:
@@ -103,10 +105,10 @@ class RunLedger:
         return [r for r in found if r is not None]
 
     def write_summary(self, records: Sequence[CellRecord], grid_keys: Sequence[str]) -> Path:
-        """summary.csv: cell, status, attempt, job_name, duration_s, param.*, metric.*, error."""
+        """summary.csv: cell, status, attempt, job_name, duration_s, param.*, metric.*, reused_from, error."""
         metric_names = sorted({name for r in records for name in r.metrics})
         header = ["cell", "status", "attempt", "job_name", "duration_s"]
-        header += [f"param.{k}" for k in grid_keys] + [f"metric.{m}" for m in metric_names] + ["error"]
+        header += [f"param.{k}" for k in grid_keys] + [f"metric.{m}" for m in metric_names] + ["reused_from", "error"]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(header)
@@ -115,6 +117,7 @@ class RunLedger:
             row = [r.cell, r.state, r.attempt, r.job_name, duration]
             row += [value_text(r.params.get(k)) for k in grid_keys]
             row += [value_text(r.metrics.get(m)) for m in metric_names]
+            row.append(r.reused_from)
             row.append(" | ".join(r.error.strip().splitlines()[-3:]) if r.error else "")
             writer.writerow(row)
         atomic_write_text(self.summary_path, buffer.getvalue())

@@ -18,6 +18,7 @@ from rjobs.core.errors import InputError
 from rjobs.core.values import value_text
 from rjobs.engine.ledger import RunLedger
 from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.reuse import ContentIndex
 from rjobs.engine.sweep import Sweep, SweepSettings
 from rjobs.engine.wiring import PreparedSweep
 from rjobs.inputs.command import render_argv
@@ -39,7 +40,8 @@ class Plan:
 def sweep_of(prepared: PreparedSweep) -> Sweep:
     """The engine's view of the sweep, for reading only: a plan builds cells' jobs and reads the ledger."""
     resolved, backend = prepared.resolved, prepared.backend
-    settings = SweepSettings(run=resolved.run, retries=resolved.options.retries)
+    reuse = ContentIndex(resolved.results_root, resolved.content)
+    settings = SweepSettings(run=resolved.run, retries=resolved.options.retries, reuse=reuse)
     ledger = RunLedger(resolved.results_root, resolved.run)
     return Sweep(resolved.spec, resolved.cells, backend, ledger, settings, JobMonitor(backend))
 

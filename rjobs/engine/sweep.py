@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any
 
 from rjobs.backends.base import Backend, CellJob, EnvironmentInfo, JobHandle
@@ -19,35 +18,14 @@ from rjobs.core.retry import RetryPolicy
 from rjobs.core.states import STALLED, JobState
 from rjobs.engine.ledger import CellRecord, RunLedger, read_metrics
 from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.outcomes import Action, CellResult, Outcome
+from rjobs.engine.progress import SweepProgress
+from rjobs.engine.reuse import ContentIndex
 from rjobs.engine.stalled import settle_stalled, until_stopped
 from rjobs.inputs.grid import Cell
 from rjobs.inputs.spec import InputSpec, JobSpec
 
 log = logging.getLogger(__name__)
-
-
-class Action(StrEnum):
-    """What a run will do with a cell, judged from the results folder before anything is asked."""
-
-    REUSE = "reuse"
-    CHECK = "check"
-    SUBMIT = "submit"
-
-
-class Outcome(StrEnum):
-    """How a cell ended in this run, for run.json's counters."""
-
-    REUSED = "reused"
-    SUBMITTED = "submitted"
-    ATTACHED = "attached"
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class CellResult:
-    record: CellRecord
-    outcome: Outcome
-    submissions: int = 0
 
 
 @dataclass
@@ -60,6 +38,10 @@ class SweepSettings:
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     job_slot: Callable[[], AbstractContextManager[object]] = nullcontext
     """Held while a job is submitted and in flight: a cluster-wide limit shared with other sweeps plugs in here."""
+    reuse: ContentIndex | None = None
+    """Finished cells of other sweeps by content: a cell found there is copied, not run."""
+    progress: SweepProgress | None = None
+    """Told of every finished cell, for a progress display."""
 
 
 CONTROL_PLANE_ATTEMPTS = 6
@@ -111,9 +93,12 @@ class Sweep:
     def plan(self) -> dict[str, Action]:
         """From the results folder alone: collected cells are reused, known jobs checked, the rest submitted."""
         actions = {}
+        reuse = self.settings.reuse
         for cell_id in self.cells:
             record = self.ledger.load(cell_id)
-            if record is None or not record.job_name:
+            if record is None and reuse is not None and reuse.finished_elsewhere(self.settings.run, cell_id):
+                actions[cell_id] = Action.REUSE
+            elif record is None or not record.job_name:
                 actions[cell_id] = Action.SUBMIT
             elif record.job_state == JobState.COMPLETED and record.collected:
                 actions[cell_id] = Action.REUSE
@@ -171,15 +156,20 @@ class Sweep:
             result = CellResult(record, outcome, submissions[0])
         with self._lock:
             self.results[cell_id] = result
+        if self.settings.progress is not None:
+            self.settings.progress.finished(cell_id, result.record.job_state, result.outcome == Outcome.REUSED)
         return result
 
     def _run_cell(self, cell_id: str, submitted: list[int]) -> CellResult:
         """Reuse, attach, collect, submit or resubmit, until the cell is terminal or its budget is spent; submitted[0]
         counts the jobs this call created, for run.json, even when a later control-plane error escapes."""
         cell = self.cells[cell_id]
-        record = self.ledger.load(cell_id) or CellRecord(cell=cell_id, params=dict(cell.params))
+        record = self.ledger.load(cell_id)
+        if record is None and self.settings.reuse is not None:
+            record = self.settings.reuse.adopt(self.ledger, cell_id)
+        record = record or CellRecord(cell=cell_id, params=dict(cell.params))
         if record.job_state == JobState.COMPLETED and record.collected:
-            return CellResult(record, Outcome.REUSED)
+            return CellResult(record, Outcome.REUSED, reused_from=record.reused_from)
         attempt = max(record.attempt, 1)
         if record.job_name and record.job_state.failed:
             if not self._may_retry(record):
@@ -282,6 +272,8 @@ class Sweep:
             log.warning("cell %s: metrics ignored: %s", record.cell, record.metrics_error)
         record.collected = True
         self.ledger.save(record)
+        if self.settings.reuse is not None:
+            self.settings.reuse.remember(self.settings.run, record.cell)
 
     def _cancelled(self, record: CellRecord, submissions: int) -> CellResult:
         record.state = JobState.CANCELED.value

@@ -52,6 +52,13 @@ def cell_label(params: Mapping[str, Any], width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def cell_title(params: Mapping[str, Any], width: int = 80) -> str:
+    """A cell as a person reads it, `model=lm seed=1`, for task-run names and progress lines; cut short, since the
+    hash already identifies it."""
+    text = " ".join(f"{k}={value_text(v)}" for k, v in params.items()) or "(no parameters)"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def cell_id(params: Mapping[str, Any]) -> str:
     """Short stable hash of the canonical params; 'c' prefix keeps Azure job names letter-led. Two cells whose
     values R receives as the same text have the same id: `16` and `"16"` are one cell."""

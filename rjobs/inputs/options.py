@@ -96,17 +96,19 @@ class ResolvedSweep:
     environment_file: Path | None
     objective: Objective | None = None
     """--select parsed once, here."""
+    content: str = ""
+    """Hash of what every cell's result depends on besides its parameters (backend, job, code, data, environment):
+    a finished cell of any sweep with the same content and parameters is reused."""
 
     @property
     def results_root(self) -> Path:
         return Path(self.options.results)
 
 
-def derive_run_name(
-    spec: JobSpec, cells: list[Cell], environment_file: Path | None, results: Path | None = None
-) -> str:
-    """Same job, code, data, environment and grid give the same run name, so a re-run resumes. The code counts as
-    its snapshot (core.snapshot): results inside the code folder, .git, .venv and ignored files change nothing."""
+def content_parts(spec: JobSpec, environment_file: Path | None, results: Path | None = None) -> list[str]:
+    """What a job's result depends on besides its parameters: the job, its code, its data and its environment. The
+    code counts as its snapshot (core.snapshot): results inside the code folder, .git, .venv and ignored files
+    change nothing."""
     parts = [json.dumps(_typed(spec.raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)]
     if spec.code is not None and spec.code.is_dir():
         snapshot = code_snapshot(spec.code, exclude=[results] if results is not None else [])
@@ -120,6 +122,18 @@ def derive_run_name(
         dockerfile = dockerfile_path(environment_file)
         if dockerfile is not None and dockerfile.parent.is_dir():
             parts.append(hash_tree(dockerfile.parent))
+    return parts
+
+
+def derive_run_name(
+    spec: JobSpec,
+    cells: list[Cell],
+    environment_file: Path | None,
+    results: Path | None = None,
+    parts: list[str] | None = None,
+) -> str:
+    """Same job, code, data, environment and grid give the same run name, so a re-run resumes."""
+    parts = list(parts if parts is not None else content_parts(spec, environment_file, results))
     parts.extend(sorted(canonical_params(c.params) for c in cells))
     return f"{slug(spec.experiment_name or spec.source.stem)}-{content_hash(parts)}"
 
@@ -165,14 +179,21 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
             "give the account URL without its '?...' query and put the SAS token in AZURE_STORAGE_SAS_TOKEN",
         )
     check_result_options(options.select, options.register_model, options.model_path, "--register-model")
+    parts = content_parts(spec, environment_file, Path(options.results))
     run = (
         check_run_name(options.run_name)
         if options.run_name
-        else derive_run_name(spec, cells, environment_file, Path(options.results))
+        else derive_run_name(spec, cells, environment_file, parts=parts)
     )
     objective = parse_objective(options.select) if options.select else None
     return ResolvedSweep(
-        options=options, spec=spec, cells=cells, run=run, environment_file=environment_file, objective=objective
+        options=options,
+        spec=spec,
+        cells=cells,
+        run=run,
+        environment_file=environment_file,
+        objective=objective,
+        content=content_hash([options.backend, *parts], length=16),
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.score import main
-from rjobs.results.tracking import local_tracking_uri, make_client
+from rjobs.results.tracking import ensure_experiment, local_tracking_uri, make_client
 
 pytestmark = [pytest.mark.r, pytest.mark.usefixtures("prefect_server")]
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def register_trained_model(tmp_path: Path, results: Path) -> None:
         capture_output=True,
     )
     client = make_client(local_tracking_uri(results))
-    experiment = client.create_experiment("train")
+    experiment = ensure_experiment(client, "train", results)
     run = client.create_run(experiment)
     client.log_artifact(run.info.run_id, str(out / "model.rds"), "outputs")
     client.set_terminated(run.info.run_id)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows import train_flow as train_module
+from flows.parameters import flow_parameters
 from rjobs.inputs.options import SweepOptions
 
 pytestmark = [pytest.mark.r, pytest.mark.usefixtures("prefect_server")]
@@ -54,7 +55,7 @@ def test_large_sweep_runs_in_batches(
         poll_interval=0.05,
         no_mlflow=True,
     )
-    state = train_module.train(options, return_state=True)
+    state = train_module.train(**flow_parameters(options), return_state=True)
     # the results are written, then the flow run ends Failed naming the cell, so alerts on failed runs fire
     from rjobs.inputs.grid import cell_id
 
@@ -70,9 +71,9 @@ def test_large_sweep_runs_in_batches(
     assert len(batches) == 3 and all(t.name.endswith("-x3") for t in batches)
     assert sorted(t.state.type.value for t in batches) == ["COMPLETED", "COMPLETED", "FAILED"]
 
-    progress = [r.getMessage() for r in caplog.records if "cells from" in r.getMessage()]
-    assert len(progress) == 3 and progress[-1].startswith("[9/9] 3 cells from ")
-    assert sum("2 Completed, 1 Failed" in line for line in progress) == 1
+    progress = [r.getMessage() for r in caplog.records if " done: " in r.getMessage()]
+    assert len(progress) == 3, "one progress line per finished batch, not per cell"
+    assert progress[-1] == "9/9 done: 8 Completed, 1 Failed"
     failed_lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "failed" in r.getMessage()]
     assert len(failed_lines) == 1
     assert "job batched-" in failed_lines[0] and failed_lines[0].endswith("std_log.txt)")

@@ -59,8 +59,9 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
-def wait_healthy(api_url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 90) -> None:
-    """Poll /api/health until the server answers; fail with its log if it dies or never answers."""
+def wait_healthy(api_url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 180) -> None:
+    """Poll /api/health until the server answers; fail with its log if it dies or never answers (a bound on a hang:
+    a first start migrates a fresh database, minutes on a machine shared with other test runs)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -132,10 +133,10 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         run_cli([str(PREFECT), "--no-prompt", "deploy", "--all"], env, project)  # as make deploy: no R_AZURE_ML_DIR
 
         run_name = f"deployed-{uuid.uuid4().hex[:6]}"
-        options = {"grid_values": GRID, "run_name": run_name, "results": "results", "max_concurrent": 2}
+        overrides = {"grid_values": GRID, "run_name": run_name, "max_concurrent": 2, "retries": 0}
         with api_client(api_url) as client:
             deployment = client.read_deployment_by_name("train/train")
-            flow_run = client.create_flow_run_from_deployment(deployment.id, parameters={"options": options})
+            flow_run = client.create_flow_run_from_deployment(deployment.id, parameters=overrides)
         worker = [str(PREFECT), "worker", "start", "--pool", POOL, "--type", "process", "--run-once"]
         worker_log = run_cli(worker, {**env, "R_AZURE_ML_DIR": str(project)}, project, timeout_s=150)
         yield Deployed(project, api_url, run_name, flow_run.id, worker_log)
@@ -163,25 +164,52 @@ def test_the_run_completes_in_the_clone_with_its_results_there(deployed: Deploye
     with api_client(deployed.api_url) as client:
         flow_run = client.read_flow_run(deployed.flow_run_id)
         assert flow_run.state is not None and flow_run.state.is_completed(), flow_run.state
-        assert flow_run.parameters["options"]["grid_values"] == GRID
+        assert flow_run.parameters["grid_values"] == GRID
+
+
+@pytest.mark.slow
+def test_a_run_overriding_some_fields_keeps_the_deployments_other_values(deployed: Deployed) -> None:
+    """Top-level parameters merge key by key: the run's retries win, the deployment's select and job stay."""
+    with api_client(deployed.api_url) as client:
+        flow_run = client.read_flow_run(deployed.flow_run_id)
+        deployment = client.read_deployment_by_name("train/train")
+    assert deployment.parameters["retries"] == 1 and deployment.parameters["select"] == "rmse:min"
+    assert flow_run.parameters["retries"] == 0
+    assert (flow_run.parameters["select"], flow_run.parameters["job"]) == ("rmse:min", "job.yml")
+    run_dir = deployed.project / "results" / deployed.run_name
+    assert (run_dir / "rmse_by_param.png").is_file(), "the deployment's select was applied"
+
+
+@pytest.mark.slow
+def test_the_flow_run_is_named_after_the_sweep_and_cells_after_their_parameters(deployed: Deployed) -> None:
+    with api_client(deployed.api_url) as client:
+        flow_run = client.read_flow_run(deployed.flow_run_id)
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[deployed.flow_run_id]))
+        )
+    assert flow_run.name == deployed.run_name
+    cells = {t.name: t.tags for t in task_runs if t.name.startswith("model=")}
+    by_seed = {r["param.seed"]: r["cell"] for r in summary_rows(deployed)}
+    assert set(cells) == {"model=lm seed=1", "model=lm seed=2"}
+    assert f"cell:{by_seed['1']}" in cells["model=lm seed=1"]
 
 
 @pytest.mark.slow
 def test_every_cell_and_every_stage_is_a_recorded_task_run(deployed: Deployed) -> None:
-    cells = {f"cell-{r['cell']}" for r in summary_rows(deployed)}
+    cells = {f"model=lm seed={r['param.seed']}" for r in summary_rows(deployed)}
     with api_client(deployed.api_url) as client:
         task_runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[deployed.flow_run_id]))
         )
     names = [t.name for t in task_runs]
-    assert sorted(n for n in names if n.startswith("cell-")) == sorted(cells)
-    stages = {n.rsplit("-", 1)[0] for n in names if not n.startswith("cell-")}  # later stages may be added
+    assert sorted(n for n in names if n.startswith("model=")) == sorted(cells)
+    stages = {n.rsplit("-", 1)[0] for n in names if not n.startswith("model=")}  # later stages may be added
     assert {"stage-data", "check-environment", "upload-code", "write-results"} <= stages
     assert all(t.state is not None and t.state.is_completed() for t in task_runs), [t.state for t in task_runs]
 
 
 @pytest.mark.slow
-def test_the_summary_table_and_markdown_artifacts_are_attached(deployed: Deployed) -> None:
+def test_the_table_summary_and_progress_artifacts_are_attached(deployed: Deployed) -> None:
     with api_client(deployed.api_url) as client:
         artifacts = client.read_artifacts(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[deployed.flow_run_id]))
@@ -193,6 +221,17 @@ def test_the_summary_table_and_markdown_artifacts_are_attached(deployed: Deploye
     data = json.loads(table.data) if isinstance(table.data, str) else table.data
     assert sorted(row["cell"] for row in data) == sorted(r["cell"] for r in summary_rows(deployed))
     assert f"Sweep `{deployed.run_name}`" in str(summary.data)
+    # metrics first and rounded, best first by the deployment's rmse:min and marked
+    assert list(data[0])[:4] == ["best", "cell", "status", "rmse"]
+    rmse = [float(row["rmse"]) for row in data]
+    assert rmse == sorted(rmse) and [row["best"] for row in data] == ["★", ""]
+    assert all(len(row["rmse"].replace(".", "").lstrip("0")) <= 4 for row in data), data
+    progress = by_key[artifact_key(deployed.run_name, "progress")]
+    assert progress.type == "progress" and float(progress.data) == 100.0
+    assert progress.description == "2/2 done: 2 Completed"
+    mlflow = str(by_key[artifact_key(deployed.run_name, "mlflow")].data)
+    assert "mlflow ui --backend-store-uri sqlite:" in mlflow and "parent run: [`" in mlflow
+    assert all(f"cell `{row['cell']}`: [`" in mlflow for row in summary_rows(deployed)), mlflow
 
 
 @pytest.mark.slow
@@ -209,8 +248,8 @@ def test_nightly_retrain_has_its_schedule_limit_and_parameters(deployed: Deploye
     assert nightly.global_concurrency_limit is not None and nightly.global_concurrency_limit.limit == 1
     assert nightly.concurrency_options is not None
     assert nightly.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
-    assert nightly.parameters["options"]["retries"] == 2
-    assert "run_name" not in nightly.parameters["options"]
+    assert nightly.parameters["retries"] == 2
+    assert "run_name" not in nightly.parameters
     assert train.schedules == [] and train.global_concurrency_limit is None
     assert nightly.work_pool_name == train.work_pool_name == POOL
     pull = {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $R_AZURE_ML_DIR }}"}}
@@ -218,14 +257,16 @@ def test_nightly_retrain_has_its_schedule_limit_and_parameters(deployed: Deploye
 
 
 def test_deployment_parameters_are_valid_sweep_options() -> None:
-    """The parameters in prefect.yaml must build SweepOptions, or every scheduled run would fail at start."""
-    from rjobs.inputs.options import SweepOptions
+    """The parameters in prefect.yaml must be flow parameters that build SweepOptions, or every scheduled run would
+    fail at start."""
+    from flows.parameters import flow_signature, options_from_parameters
 
     config = yaml.safe_load((REPO / "prefect.yaml").read_text())
     sweeps = [d for d in config["deployments"] if d["entrypoint"] == "flows/train_flow.py:train"]
     assert len(sweeps) == 2
     for deployment in sweeps:
-        options = SweepOptions(**deployment["parameters"]["options"])
+        assert set(deployment["parameters"]) <= set(flow_signature().parameters)
+        options = options_from_parameters(deployment["parameters"])
         assert options.backend == "local" and options.job == "job.yml"
 
 

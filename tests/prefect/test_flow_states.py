@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from flows import train_flow
+from flows.parameters import flow_parameters
 from rjobs.inputs.options import SweepOptions
 
 pytestmark = [pytest.mark.r, pytest.mark.usefixtures("prefect_server")]
@@ -27,7 +28,9 @@ def test_dry_run_and_emit_yaml_from_a_run_form_submit_nothing(demo_project: Path
     from prefect.client.orchestration import get_client
 
     value: object = True if field == "dry_run" else str(demo_project / "emitted")
-    state = train_flow.train(options(demo_project, run_name="form", **{field: value}), return_state=True)
+    state = train_flow.train(
+        **flow_parameters(options(demo_project, run_name="form", **{field: value})), return_state=True
+    )
 
     assert state.is_completed()
     assert not (demo_project / "results" / "form").exists(), "a cell ran"
@@ -46,7 +49,7 @@ def test_a_failed_cell_is_one_line_and_fails_the_flow_after_the_results(
     (demo_project / "r_src" / "train.R").write_text('stop("this seed is cursed")\n')
     caplog.set_level(logging.INFO)
 
-    state = train_flow.train(options(demo_project, run_name="cursed", retries=0), return_state=True)
+    state = train_flow.train(**flow_parameters(options(demo_project, run_name="cursed", retries=0)), return_state=True)
 
     assert state.is_failed()
     assert state.message.startswith("2 of 2 cell(s) did not complete: ")

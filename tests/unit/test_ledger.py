@@ -185,11 +185,13 @@ def test_summary_columns_and_rows(tmp_path: Path) -> None:
     rows = read_csv(path)
     assert rows[0] == [
         "cell", "status", "attempt", "job_name", "duration_s",
-        "param.model", "param.seed", "param.flag", "metric.mae", "metric.r2", "metric.rmse", "error",
+        "param.model", "param.seed", "param.flag", "metric.mae", "metric.r2", "metric.rmse", "reused_from", "error",
     ]  # fmt: skip
-    assert rows[1] == ["c1", "Completed", "1", "sweep-c1", "12.346", "ranger", "2", "false", "250.5", "", "300.0", ""]
+    assert rows[1] == [
+        "c1", "Completed", "1", "sweep-c1", "12.346", "ranger", "2", "false", "250.5", "", "300.0", "", "",
+    ]  # fmt: skip
     assert rows[2] == [
-        "c2", "Failed", "2", "sweep-c2-r2", "41.750", "lm", "1", "true", "", "0.84", "312.5",
+        "c2", "Failed", "2", "sweep-c2-r2", "41.750", "lm", "1", "true", "", "0.84", "312.5", "",
         'line 2 | line 3, with comma | line "4"',
     ]  # fmt: skip
     assert len(rows) == 3
@@ -197,7 +199,7 @@ def test_summary_columns_and_rows(tmp_path: Path) -> None:
 
 def test_summary_without_records(tmp_path: Path) -> None:
     rows = read_csv(RunLedger(tmp_path, "sweep").write_summary([], ["seed"]))
-    assert rows == [["cell", "status", "attempt", "job_name", "duration_s", "param.seed", "error"]]
+    assert rows == [["cell", "status", "attempt", "job_name", "duration_s", "param.seed", "reused_from", "error"]]
 
 
 def test_write_run(tmp_path: Path) -> None:
