@@ -1,7 +1,7 @@
 """Which R packages a Dockerfile installs, read from the usual idioms without building the image.
 
-Covers install.packages, remotes' install_version, littler's install2.r/installGithub.r, r-cran-* apt packages,
-renv::restore() from the context's renv.lock, and what the FROM image already contains (base_images).
+Covers install.packages, remotes' install_version and install_github, littler's install2.r/installGithub.r,
+r-cran-* apt packages, renv::restore() from the context's renv.lock, and what the FROM image already contains.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ _INSTALL_PACKAGES = re.compile(
     r"\b(?:install\.packages|install_cran)\(\s*(?:pkgs\s*=\s*)?(?:c\((?P<many>[^)]*)\)|(?P<q>['\"])(?P<one>[^'\"]+)(?P=q))"
 )
 _INSTALL_VERSION = re.compile(r"\binstall_version\(\s*(?:package\s*=\s*)?(?P<q>['\"])(?P<name>[^'\"]+)(?P=q)")
+_INSTALL_GITHUB = re.compile(r"\binstall_github\(\s*(?:repo\s*=\s*)?(?P<q>['\"])(?P<ref>[^'\"]+)(?P=q)")
 _QUOTED = re.compile(r"""(['"])([^'"]+)\1""")
 _DEBIAN_R_PACKAGE = re.compile(r"(?<![\w.-])r-(?:cran|bioc)-(?P<name>[a-z0-9.]+)")
 _LITTLER = re.compile(r"(?:^|[\s/;&|(])(?P<tool>install2\.r|installGithub\.r)(?P<args>[^\n;&|)]*)")
@@ -75,6 +76,7 @@ def dockerfile_packages(dockerfile: Path) -> set[str]:
         else:
             found.add(match["one"])
     found.update(match["name"] for match in _INSTALL_VERSION.finditer(text))
+    found.update(_github_package(match["ref"]) for match in _INSTALL_GITHUB.finditer(text))
     found.update(match["name"] for match in _DEBIAN_R_PACKAGE.finditer(text))
     for match in _LITTLER.finditer(text):
         for arg in _littler_arguments(match["args"]):
