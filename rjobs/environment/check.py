@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rjobs.core.errors import InputError
 from rjobs.environment.dockerfile import ImageContents, dockerfile_packages, image_contents
 from rjobs.environment.local_r import find_rscript, install_hint, missing_r_packages, probe_r
 from rjobs.environment.packages import BASE_PACKAGES, INSTALL_TOOLS
-from rjobs.environment.renv_lock import RenvLock, find_renv_lock, read_renv_lock
+from rjobs.environment.renv_context import GENERATED_MARK, renv_dockerfile
+from rjobs.environment.renv_lock import LOCK_FILE, RenvLock, find_renv_lock, read_renv_lock
 from rjobs.environment.rscan import package_usage, r_packages_used
 
 __all__ = [
@@ -52,6 +54,7 @@ class EnvReport:
     local_r_version: str | None = None
     lock: RenvLock | None = None
     lock_differences: list[str] = field(default_factory=list)
+    lock_not_built: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -92,6 +95,8 @@ class EnvReport:
         local, remote = _major_minor(self.local_r_version), _major_minor(image_r)
         if local and remote and local != remote:
             notes.append(f"local R is {self.local_r_version} but the image's is {image_r}: results can differ")
+        if self.lock_not_built:
+            notes.append(self.lock_not_built)
         if self.lock_differences:
             notes.append(
                 f"installed R packages differ from {self.lock.path if self.lock else 'renv.lock'}: "
@@ -110,6 +115,22 @@ def _lock_differences(lock: RenvLock, versions: dict[str, str], missing: list[st
         elif local is not None and local != package.version:
             differences.append(f"{name} local {local}, locked {package.version}")
     return differences
+
+
+def _lock_not_built(lock: RenvLock, dockerfile: Path, image: ImageContents) -> str | None:
+    """Why the image would not match a project's renv.lock, or None: a generated Dockerfile older than the lock, or
+    one that neither restores the lock nor was generated from it."""
+    text = dockerfile.read_text(encoding="utf-8")
+    fix = f"run r-azure-ml renv-context --lock {lock.path} --out {dockerfile.parent}"
+    if text.startswith(GENERATED_MARK):
+        try:
+            current = renv_dockerfile(lock)
+        except InputError as exc:
+            return f"{dockerfile} cannot be generated from {lock.path}: {exc}"
+        return None if current == text else f"{dockerfile} was generated from an older {LOCK_FILE}; {fix}"
+    if image.restores_lock:
+        return None
+    return f"{lock.path} is not what {dockerfile} installs (no renv::restore(), not generated from it); {fix}"
 
 
 def check_environment(
@@ -152,4 +173,5 @@ def check_environment(
         local_r_version=local_r.r_version if local_r else None,
         lock=lock,
         lock_differences=_lock_differences(lock, local_r.versions, local_r.missing) if lock and local_r else [],
+        lock_not_built=_lock_not_built(lock, dockerfile, image) if lock_path and dockerfile and image else None,
     )

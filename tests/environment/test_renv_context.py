@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rjobs.core.errors import InputError
+from rjobs.environment.check import check_environment
 from rjobs.environment.dockerfile import dockerfile_packages, image_contents
 from rjobs.environment.local_r import probe_r
 from rjobs.environment.renv_context import renv_dockerfile, write_renv_context
@@ -119,3 +120,22 @@ def test_real_r_accepts_a_library_at_the_locked_versions_and_fails_the_build_oth
     off = _run_generated(tmp_path / "off", {**local, "optparse": "0.0.1"})
     assert off.returncode != 0
     assert probe_r(["optparse"]).versions["optparse"] == local["optparse"]  # nothing was installed over it
+
+
+def test_the_check_says_when_the_image_would_not_match_the_projects_lock(tmp_path: Path) -> None:
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "main.R").write_text("library(optparse)\n")
+    lock_path = _lock(code, {"optparse": _repository("optparse", "1.7.5")})
+    context = tmp_path / "docker-context"
+    dockerfile = write_renv_context(read_renv_lock(lock_path), context)
+
+    def lock_warnings() -> list[str]:
+        report = check_environment(code, dockerfile, rscript=str(tmp_path / "no-rscript"), project_dir=tmp_path)
+        return [w for w in report.warnings() if "renv" in w]
+
+    assert lock_warnings() == []
+    _lock(code, {"optparse": _repository("optparse", "1.7.6")})
+    assert [w for w in lock_warnings() if "generated from an older renv.lock" in w]
+    dockerfile.write_text("FROM rocker/r-ver:4.4.1\nRUN install2.r optparse\n")
+    assert [w for w in lock_warnings() if "no renv::restore(), not generated from it" in w]
