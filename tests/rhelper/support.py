@@ -17,7 +17,7 @@ def run_r(
     """Rscript on code (a UTF-8 file) in folder, after `prelude` (default: source the helper), with LANG=lang."""
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / "script.R"
-    start = f'source("{HELPER.as_posix()}")\n' if prelude is None else prelude
+    start = f'HELPER <- "{HELPER.as_posix()}"\nsource(HELPER)\n' if prelude is None else prelude
     script.write_text(start + code, encoding="utf-8")
     env = {**os.environ, "LANG": lang, "LC_ALL": lang}
     return subprocess.run(

@@ -80,6 +80,7 @@ def test_calls_accumulate_later_values_win_and_the_output_folder_follows_the_opt
     code = """
 options(rjobs.outputs = "out/deep")
 log_metrics(rmse = 1, mae = 2)
+source(HELPER)  # sourced again by a second file of the script: nothing logged is lost
 log_metrics(list(rmse = 0.5), c(r2 = 0.9))
 log_params(model = "lm", trees = 500L, rate = 0.1, scaled = TRUE, kind = factor("b"), note = NA)
 saveRDS(1, output_path("models", "m.rds"))

@@ -10,7 +10,12 @@
 # Base R only, so any image with R can source it. Numbers are written with as many digits as it takes to
 # read back the same double (jsonlite's default digits = 4 rounds them), one value per name (no boxing).
 
-.rjobs_state <- new.env(parent = emptyenv())
+# What this process logged, per file; kept when the file is sourced again, so a later call never drops earlier values.
+.rjobs_state <- if (exists(".rjobs_state", inherits = FALSE) && is.environment(.rjobs_state)) {
+  .rjobs_state
+} else {
+  new.env(parent = emptyenv())
+}
 
 # The folder outputs go to: options(rjobs.outputs = opt$output) when the script takes an --output option.
 .rjobs_outputs_dir <- function() getOption("rjobs.outputs", "outputs")
