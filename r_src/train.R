@@ -1,12 +1,10 @@
 #!/usr/bin/env Rscript
 # Predict penguin body mass (body_mass_g) from chosen columns with lm or ranger.
 # Contract with the orchestrator: one optparse option per job input, everything written
-# under --output, metrics.json is flat name -> number, any error exits non-zero.
+# under --output, metrics.json is flat name -> number (rjobs.R's log_metrics), any error exits non-zero.
 
-suppressPackageStartupMessages({
-  library(optparse)
-  library(jsonlite)
-})
+suppressPackageStartupMessages(library(optparse))
+source("rjobs.R")  # log_metrics(), log_params(), output_path(): the R side of r-azure-ml
 
 target <- "body_mass_g"
 models <- c("lm", "ranger")
@@ -124,12 +122,13 @@ main <- function() {
   predicted <- predict_model(fit, test)
   metrics <- regression_metrics(test[[target]], predicted, nrow(train))
 
-  dir.create(opt$output, recursive = TRUE, showWarnings = FALSE)
-  write_json(metrics, file.path(opt$output, "metrics.json"), auto_unbox = TRUE, digits = NA, pretty = TRUE)
+  options(rjobs.outputs = opt$output)
+  log_params(model = opt$model, features = paste(features, collapse = "+"), seed = opt$seed,
+             test_fraction = opt$test_fraction)
+  log_metrics(metrics)
   attr(fit, "input_schema") <- input_schema(train, features)
-  saveRDS(fit, file.path(opt$output, "model.rds"))
-  plot_pred_vs_actual(file.path(opt$output, "pred_vs_actual.png"), test[[target]], predicted,
-                      opt$model, features)
+  saveRDS(fit, output_path("model.rds"))
+  plot_pred_vs_actual(output_path("pred_vs_actual.png"), test[[target]], predicted, opt$model, features)
 
   cat(sprintf("%s on %s: rmse=%.1f mae=%.1f r2=%.3f (n_train=%d, n_test=%d)\n",
               opt$model, paste(features, collapse = "+"), metrics$rmse, metrics$mae, metrics$r2,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 if TYPE_CHECKING:
     from rjobs.testing.fake_mlclient import FakeMLClient
@@ -18,6 +19,11 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_FILES = ("job.yml", "grid.yml", "environment-job.yml")
 DEMO_DIRS = ("r_src", "data", "docker-context")
 
+
+# Generated inputs are judged on what they find, never on how fast they come: no per-example deadline and no
+# too-slow health check, which fail on a loaded machine (a test that sets its own suppress list adds too_slow).
+settings.register_profile("loaded-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("loaded-machine")
 
 TIER_FIXTURES = {"prefect_server": "prefect_server", "azurite": "azurite", "fake_workspace": "azure_fake"}
 SLOW_TIERS = ("r", "azurite", "prefect_server")

@@ -131,7 +131,7 @@ def test_dockerfile_packages(tmp_path: Path, dockerfile: str, expected: set[str]
 
 
 def test_dockerfile_packages_of_the_project_dockerfile() -> None:
-    assert dockerfile_packages(REPO / "docker-context" / "Dockerfile") == {"optparse", "jsonlite", "ranger"}
+    assert dockerfile_packages(REPO / "docker-context" / "Dockerfile") == {"optparse", "ranger"}
 
 
 def _fake_rscript(tmp_path: Path, missing: list[str], exit_code: int = 0) -> tuple[Path, Path]:
@@ -245,4 +245,4 @@ def test_project_code_runs_on_local_r_and_matches_dockerfile() -> None:
     assert report.rscript is not None
     assert report.missing == []
     assert report.not_in_docker == []
-    assert set(report.used) == {"jsonlite", "optparse", "ranger"}
+    assert set(report.used) == {"optparse", "ranger"}

@@ -128,8 +128,14 @@ class RunLedger:
         return self.run_json_path
 
 
+NO_VALUE_TEXTS = frozenset({"NA", "NaN", "Inf", "-Inf"})
+"""What jsonlite writes for R's missing and infinite numbers by default: no value, like JSON null."""
+
+
 def read_metrics(outputs_dir: Path) -> tuple[dict[str, float], str]:
-    """metrics.json as flat name -> number; anything else gives no metrics and a reason, never a crash."""
+    """metrics.json as flat name -> number; anything else gives no metrics and a reason, never a crash.
+
+    A metric without a value (null, or jsonlite's "NA") is left out alone: the cell's other metrics stay."""
     path = outputs_dir / "metrics.json"
     if not path.is_file():
         return {}, f"no {path.name} in outputs"
@@ -143,6 +149,8 @@ def read_metrics(outputs_dir: Path) -> tuple[dict[str, float], str]:
     for name, value in raw.items():
         if isinstance(value, list) and len(value) == 1:
             value = value[0]
+        if value is None or (isinstance(value, str) and value in NO_VALUE_TEXTS):
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             return {}, f"{path.name} is not flat name -> number ({name!r} is {type(value).__name__})"
         metrics[str(name)] = float(value)

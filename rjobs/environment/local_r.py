@@ -8,17 +8,31 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rjobs.environment.packages import is_package_name
 
 _RSCRIPT_MARKER = "<<envcheck-missing>>"
+_VERSIONS_MARKER = "<<envcheck-versions>>"
 _RSCRIPT_TIMEOUT_SECONDS = 120
-_MISSING_EXPR = (
+_PROBE_EXPR = (
     "pkgs <- commandArgs(trailingOnly = TRUE); "
     "found <- vapply(pkgs, function(p) nzchar(system.file(package = p)), logical(1)); "
-    f'cat("{_RSCRIPT_MARKER}", pkgs[!found], sep = "\\n")'
+    f'cat("{_RSCRIPT_MARKER}", pkgs[!found], sep = "\\n"); '
+    "versions <- vapply(pkgs[found], function(p) as.character(utils::packageVersion(p)), character(1)); "
+    f'cat("", "{_VERSIONS_MARKER}", paste0("R\\t", R.version$major, ".", R.version$minor), '
+    'paste0(pkgs[found], "\\t", versions), sep = "\\n")'
 )
+
+
+@dataclass(frozen=True)
+class LocalR:
+    """What one question to local R found: its version, the packages it lacks and the versions of the others."""
+
+    missing: list[str]
+    versions: dict[str, str] = field(default_factory=dict)
+    r_version: str | None = None
 
 
 def find_rscript(rscript: str = "Rscript") -> str | None:
@@ -26,8 +40,8 @@ def find_rscript(rscript: str = "Rscript") -> str | None:
     return shutil.which(rscript)
 
 
-def missing_r_packages(packages: Iterable[str], rscript: str = "Rscript") -> list[str]:
-    """Which of packages local R does not have installed, asked in one Rscript call.
+def probe_r(packages: Iterable[str], rscript: str = "Rscript") -> LocalR:
+    """Ask local R, in one Rscript call, its version, which packages it lacks and the versions of the others.
 
     Checks installation (system.file), not loading, so a check of many packages stays fast.
     Raises FileNotFoundError when Rscript is absent and RuntimeError when R itself fails.
@@ -35,13 +49,13 @@ def missing_r_packages(packages: Iterable[str], rscript: str = "Rscript") -> lis
     wanted = sorted(set(packages))
     invalid = [p for p in wanted if not is_package_name(p)]
     to_ask = [p for p in wanted if is_package_name(p)]
-    if not to_ask:
-        return invalid
     executable = find_rscript(rscript)
+    if not to_ask and executable is None:
+        return LocalR(missing=invalid)
     if executable is None:
         raise FileNotFoundError(f"Rscript not found: {rscript!r}")
     result = subprocess.run(
-        [executable, "-e", _MISSING_EXPR, *to_ask],
+        [executable, "-e", _PROBE_EXPR, *to_ask],
         capture_output=True,
         text=True,
         timeout=_RSCRIPT_TIMEOUT_SECONDS,
@@ -51,7 +65,22 @@ def missing_r_packages(packages: Iterable[str], rscript: str = "Rscript") -> lis
     if result.returncode != 0 or _RSCRIPT_MARKER not in lines:
         raise RuntimeError(f"{executable} could not check packages (exit {result.returncode}): {result.stderr.strip()}")
     reported = lines[lines.index(_RSCRIPT_MARKER) + 1 :]
-    return sorted({line.strip() for line in reported if line.strip()} | set(invalid))
+    versions: dict[str, str] = {}
+    if _VERSIONS_MARKER in reported:
+        cut = reported.index(_VERSIONS_MARKER)
+        reported, version_lines = reported[:cut], reported[cut + 1 :]
+        versions = dict(line.split("\t", 1) for line in version_lines if "\t" in line)
+    missing = sorted({line.strip() for line in reported if line.strip()} | set(invalid))
+    r_version = versions.pop("R", None)
+    return LocalR(missing=missing, versions=versions, r_version=r_version)
+
+
+def missing_r_packages(packages: Iterable[str], rscript: str = "Rscript") -> list[str]:
+    """Which of packages local R does not have installed, asked in one Rscript call (see probe_r)."""
+    wanted = set(packages)
+    if not any(is_package_name(p) for p in wanted):
+        return sorted(wanted)
+    return probe_r(wanted, rscript).missing
 
 
 def install_hint(missing: Iterable[str], *, debian: bool | None = None) -> str:

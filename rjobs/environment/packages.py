@@ -26,6 +26,9 @@ BASE_PACKAGES: frozenset[str] = frozenset(
     }
 )
 
+INSTALL_TOOLS: frozenset[str] = frozenset({"renv", "remotes", "pak", "devtools", "BiocManager", "littler", "docopt"})
+"""Packages a Dockerfile installs to install others: never reported as installed but unused."""
+
 _PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]")
 
 

@@ -23,7 +23,7 @@ def register_trained_model(tmp_path: Path, results: Path) -> None:
     subprocess.run(
         [
             "Rscript",
-            str(REPO / "r_src" / "train.R"),
+            "train.R",
             "--data",
             str(DATA),
             "--features",
@@ -33,6 +33,7 @@ def register_trained_model(tmp_path: Path, results: Path) -> None:
         ],
         check=True,
         capture_output=True,
+        cwd=REPO / "r_src",
     )
     client = make_client(local_tracking_uri(results))
     experiment = ensure_experiment(client, "train", results)

@@ -26,11 +26,12 @@ writeLines(sprintf("%.17g", p), args[3])
 
 
 def train_model(dest: Path, model: str, features: str = ALL_FEATURES, seed: int = 1) -> Path:
-    """Fit one model with the demo's train.R (as a cell of the sweep would) and return its model.rds."""
+    """Fit one model with the demo's train.R (as a cell of the sweep would: in its code folder, where it sources
+    rjobs.R) and return its model.rds."""
     subprocess.run(
-        ["Rscript", str(REPO / "r_src" / "train.R"), "--data", str(DATA), "--model", model,
+        ["Rscript", "train.R", "--data", str(DATA), "--model", model,
          "--features", features, "--seed", str(seed), "--output", str(dest)],
-        check=True, capture_output=True, timeout=300,
+        check=True, capture_output=True, timeout=300, cwd=REPO / "r_src",
     )  # fmt: skip
     return dest / "model.rds"
 

@@ -120,7 +120,7 @@ class LocalBackend:
         key = (rscript, str(spec.code), code_hash, str(dockerfile), dockerfile and hash_tree(dockerfile))
         if key in self._checked:  # the CLI checked before handing this backend to the flow: R is asked once
             return self._checked[key]
-        report = envcheck.check_environment(spec.code, dockerfile, rscript=rscript)
+        report = envcheck.check_environment(spec.code, dockerfile, rscript=rscript, project_dir=spec.base_dir)
         if report.missing:
             raise InputError(
                 spec.code,
@@ -128,13 +128,7 @@ class LocalBackend:
                 f"local R lacks {', '.join(report.missing)}",
                 envcheck.install_hint(report.missing),
             )
-        warnings = []
-        if dockerfile is not None and report.not_in_docker:
-            warnings.append(
-                f"{dockerfile} does not install {', '.join(report.not_in_docker)}: Azure jobs would lack them"
-            )
-        if dockerfile is not None and report.docker_only:
-            warnings.append(f"{dockerfile} installs {', '.join(report.docker_only)}, which the R code never loads")
+        warnings = report.warnings()
         self._checked[key] = EnvironmentInfo(reference=rscript, warnings=tuple(warnings))
         return self._checked[key]
 
