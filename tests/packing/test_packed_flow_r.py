@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.cancel import main as cancel_main
 from flows.cli import main
 from rjobs.packing.items import pack_entries, read_status
 from tests.packing.support import ITEM_COMMAND, ITEM_R
@@ -67,53 +68,63 @@ def test_packed_results_are_the_unpacked_results(demo_project: Path) -> None:
     assert len(packs(results / "packed")) == 2
 
 
-def test_a_packed_job_killed_half_way_keeps_finished_items_and_the_rerun_runs_only_the_rest(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stop", "state", "exit_code"),
+    [("kill", "Lost", 1), ("cancel", "Canceled", 130)],
+)
+def test_a_packed_job_stopped_half_way_keeps_finished_items_and_the_rerun_runs_only_the_rest(
+    tmp_path: Path, stop: str, state: str, exit_code: int
+) -> None:
+    """kill: SIGKILL to the packed job's process group (preemption, OOM); cancel: python -m flows.cancel --run."""
     gate = tmp_path / "gate"
     grid = [{"mode": "ok", "seed": s} for s in (1, 2)] + [{"mode": "gate", "seed": s} for s in (3, 4, 5)]
     inputs = {"mode": "ok", "seed": 1, "gate": str(gate), "counter": str(tmp_path / "counter")}
     job = write_project(
         tmp_path / "project", script=ITEM_R, script_name="item.R", command=ITEM_COMMAND, inputs=inputs, grid=grid
     )
-    results, run_dir = tmp_path / "results", tmp_path / "results" / "killed"
-    killed: list[int] = []
+    results, run_dir = tmp_path / "results", tmp_path / "results" / "stopped"
+    stopped: list[int] = []
 
-    def kill_after_two_items() -> None:
-        """SIGKILL the packed job's whole process group once two items' status files say exit 0."""
+    def stop_after_two_items() -> None:
+        """Stop the packed job once two items' status files say exit 0 (the other three wait at the gate)."""
 
         def two_done() -> bool:
-            found = list(run_dir.glob(".packs/.jobs/*/items/*/status"))
-            return (
-                sum(1 for p in found if (s := read_status(p.parent.parent.parent, p.parent.name)) and s.exit_code == 0)
-                >= 2
-            )
+            found = [
+                read_status(p.parent.parent.parent, p.parent.name)
+                for p in run_dir.glob(".packs/.jobs/*/items/*/status")
+            ]
+            return sum(1 for s in found if s is not None and s.exit_code == 0) >= 2
 
         if wait_until(two_done, OUTCOME_S):
-            handle = json.loads(next(run_dir.glob(".packs/.jobs/*/handle.json")).read_text())
-            os.killpg(int(handle["data"]["pid"]), signal.SIGKILL)
-            killed.append(int(handle["data"]["pid"]))
+            pid = int(json.loads(next(run_dir.glob(".packs/.jobs/*/handle.json")).read_text())["data"]["pid"])
+            if stop == "kill":
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                assert cancel_main(["--run", "stopped", "--results", str(results)]) == 0
+            stopped.append(pid)
 
-    killer = threading.Thread(target=kill_after_two_items, daemon=True)
-    killer.start()
-    assert run(job, results, "--run-name", "killed", "--pack", "1", "--pack-processes", "5") == 1
-    killer.join(timeout=OUTCOME_S)
-    assert killed, "the packed job never got two items done"
-    assert wait_until(lambda: not live_group_members(killed[0]), OUTCOME_S)  # R went with its job
+    stopper = threading.Thread(target=stop_after_two_items, daemon=True)
+    stopper.start()
+    assert run(job, results, "--run-name", "stopped", "--pack", "1", "--pack-processes", "5") == exit_code
+    stopper.join(timeout=OUTCOME_S)
+    assert stopped, "the packed job never got two items done"
+    assert wait_until(lambda: not live_group_members(stopped[0]), OUTCOME_S)  # R went with its job
 
     first = summary(run_dir)
     done = {cell for cell, row in first.items() if row["status"] == "Completed"}
     assert {first[c]["param.seed"] for c in done} == {"1", "2"}
-    assert {row["status"] for cell, row in first.items() if cell not in done} == {"Lost"}
+    assert {row["status"] for cell, row in first.items() if cell not in done} == {state}
     kept = {c: (run_dir / c / "outputs" / "metrics.json").stat().st_mtime_ns for c in done}
 
     gate.write_text("open")
-    assert run(job, results, "--run-name", "killed", "--pack", "1", "--pack-processes", "5") == 0
+    assert run(job, results, "--run-name", "stopped", "--pack", "1", "--pack-processes", "5") == 0
     second = summary(run_dir)
     assert {row["status"] for row in second.values()} == {"Completed"}
     assert {c: (run_dir / c / "outputs" / "metrics.json").stat().st_mtime_ns for c in done} == kept
     rerun_pack = [p for p in packs(run_dir) if not (p / "items" / next(iter(done))).exists()]
     assert len(rerun_pack) == 1
     assert {e.item_id for e in pack_entries(rerun_pack[0])} == set(first) - done  # only the unfinished, packed again
-    assert {second[c]["attempt"] for c in set(first) - done} == {"2"}  # the lost attempt counts, as for any job
+    assert {second[c]["attempt"] for c in set(first) - done} == {"2"}  # the stopped attempt counts, as for any job
     run_json = json.loads((run_dir / "run.json").read_text())
     assert (run_json["submitted"], run_json["reused"]) == (3, 2)
 
