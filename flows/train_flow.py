@@ -123,8 +123,7 @@ def pack_out(sweep: Sweep, packs: int, processes: int, key: UUID) -> None:
         run_packs(packed)
     except BaseException:
         with signals_ignored():
-            logger.warning("interrupted: cancelled %d packed job(s); finished items are kept", len(packed.cancel_all()))
-            packed.watch()
+            logger.warning("interrupted: cancelled %d packed job(s); finished items are kept", len(packed.stop()))
         raise
     finally:
         ACTIVE_PACKS.pop(key, None)

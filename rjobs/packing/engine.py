@@ -38,6 +38,11 @@ PACKS_DIR = ".packs"
 JOBS_DIR = ".jobs"  # as the local backend's: flows.cancel finds running packs with the run's jobs
 
 
+def over(state: JobState) -> bool:
+    """A pack that ended, or whose job is gone (its folder removed): its items are harvested, never waited on."""
+    return state.terminal or state == JobState.ABSENT
+
+
 @dataclass
 class LivePack:
     """A packed job in flight: its handle, folder, items and how far its progress log has been read."""
@@ -62,6 +67,7 @@ class PackedSweep:
         self.on_progress = on_progress
         self.live: dict[str, LivePack] = {}
         self.attempts: dict[str, int] = {}
+        self.todo: list[str] = []
         self.aborted = threading.Event()
         self._lock = threading.Lock()
 
@@ -72,15 +78,24 @@ class PackedSweep:
     def run(self) -> list[str]:
         """Reconcile, pack what is unfinished, watch every pack to its end; the names of the packs launched."""
         self._reconcile()
-        todo = [cell_id for cell_id in self.sweep.cells if self._needs_run(cell_id)]
+        self.todo = [cell_id for cell_id in self.sweep.cells if self._needs_run(cell_id)]
         launched = []
-        if todo and not self.aborted.is_set():
+        if self.todo and not self.aborted.is_set():
+            todo = self.todo
             durations = {cell_id: record.duration_s for cell_id in todo if (record := self.sweep.ledger.load(cell_id))}
             for items in assign(todo, self.packs, estimate_sizes(todo, durations)):
                 launched.append(self._launch(items))
         self.watch()
-        self._results(todo)
+        self._results()
         return launched
+
+    def stop(self) -> list[str]:
+        """After an interruption: cancel every pack in flight, wait until each has stopped, keep what finished in
+        it, and leave the sweep's results as run() would; the names of the packs cancelled."""
+        cancelled = self.cancel_all()
+        self.watch()
+        self._results()
+        return cancelled
 
     def _reconcile(self) -> None:
         """Packs the ledger knows: over ones harvested now, running ones watched (their items are not packed again)."""
@@ -96,7 +111,7 @@ class PackedSweep:
         for name, handle in handles.items():
             pack_dir = Path(handle.data["pack_dir"])
             live = LivePack(handle, pack_dir, pack_entries(pack_dir), ProgressReader(pack_dir / "progress.log"))
-            if statuses[name].state.terminal:
+            if over(statuses[name].state):
                 self._harvest_all(live, statuses[name].state)
             else:
                 self.live[name] = live
@@ -168,7 +183,7 @@ class PackedSweep:
             for name, pack in packs.items():
                 state = statuses[name].state
                 self._progress(name, pack, pack.reader.new_events())
-                if state.terminal:
+                if over(state):
                     self._harvest_all(pack, state)
                     self.on_progress(f"pack {name}: {state}")
                     with self._lock:
@@ -205,9 +220,9 @@ class PackedSweep:
     def _count(self, cell_id: str, harvest: Harvest) -> None:
         self.attempts[cell_id] = self.attempts.get(cell_id, 0) + harvest.attempts
 
-    def _results(self, todo: list[str]) -> None:
+    def _results(self) -> None:
         """Each cell's result for run.json and the flow's final state, as the Sweep's own fan-out leaves them."""
-        ran = set(todo) | set(self.attempts)
+        ran = set(self.todo) | set(self.attempts)
         for cell_id in self.sweep.cells:
             record = self.sweep.ledger.load(cell_id) or CellRecord(cell_id, dict(self.sweep.cells[cell_id].params))
             if cell_id not in ran:

@@ -70,12 +70,13 @@ def test_packed_results_are_the_unpacked_results(demo_project: Path) -> None:
 
 @pytest.mark.parametrize(
     ("stop", "state", "exit_code"),
-    [("kill", "Lost", 1), ("cancel", "Canceled", 130)],
+    [("kill", "Lost", 1), ("cancel", "Canceled", 130), ("sigterm", "Canceled", 130)],
 )
 def test_a_packed_job_stopped_half_way_keeps_finished_items_and_the_rerun_runs_only_the_rest(
     tmp_path: Path, stop: str, state: str, exit_code: int
 ) -> None:
-    """kill: SIGKILL to the packed job's process group (preemption, OOM); cancel: python -m flows.cancel --run."""
+    """kill: SIGKILL to the packed job's process group (preemption, OOM); cancel: python -m flows.cancel --run;
+    sigterm: to the orchestrator, as Ctrl-C."""
     gate = tmp_path / "gate"
     grid = [{"mode": "ok", "seed": s} for s in (1, 2)] + [{"mode": "gate", "seed": s} for s in (3, 4, 5)]
     inputs = {"mode": "ok", "seed": 1, "gate": str(gate), "counter": str(tmp_path / "counter")}
@@ -99,6 +100,8 @@ def test_a_packed_job_stopped_half_way_keeps_finished_items_and_the_rerun_runs_o
             pid = int(json.loads(next(run_dir.glob(".packs/.jobs/*/handle.json")).read_text())["data"]["pid"])
             if stop == "kill":
                 os.killpg(pid, signal.SIGKILL)
+            elif stop == "sigterm":  # to the orchestrator (this process): it cancels its packs, keeps what finished
+                os.kill(os.getpid(), signal.SIGTERM)
             else:
                 assert cancel_main(["--run", "stopped", "--results", str(results)]) == 0
             stopped.append(pid)
