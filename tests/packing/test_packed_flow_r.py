@@ -38,13 +38,16 @@ def packs(run_dir: Path) -> list[Path]:
     return sorted((run_dir / ".packs" / ".jobs").iterdir())
 
 
-def test_packed_results_are_the_unpacked_results(demo_project: Path) -> None:
+def test_packed_results_are_the_unpacked_results(demo_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (demo_project / "grid.yml").write_text("model: [lm, ranger]\nseed: [1, 2]\nfeatures: [flipper_length_mm]\n")
     job, results = demo_project / "job.yml", demo_project / "results"
     assert run(job, results, "--run-name", "plain", "--max-concurrent", "2", "--select", "rmse:min") == 0
-    assert (
-        run(job, results, "--run-name", "packed", "--pack", "2", "--pack-processes", "2", "--select", "rmse:min") == 0
-    )
+    best_plain = [line for line in capsys.readouterr().out.splitlines() if line.startswith("best by")]
+    packed_args = ["--pack", "2", "--pack-processes", "2", "--select", "rmse:min", "--register-model", "packed-model"]
+    assert run(job, results, "--run-name", "packed", *packed_args) == 0
+    best_packed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("best by")]
+    assert len(best_plain) == 1 and best_packed[0].startswith(best_plain[0])  # the same cell, registered as a model
+    assert "model packed-model version 1" in best_packed[0]
 
     plain, packed = summary(results / "plain"), summary(results / "packed")
     columns = [c for c in next(iter(plain.values())) if c.startswith(("param.", "metric.")) or c in ("status", "error")]
