@@ -11,7 +11,9 @@ import sys
 
 from flows.cli import DESCRIPTION, build_parser, options_from_args
 from flows.cli import main as command_job_main
+from flows.launch import bad_input
 from rjobs.core.errors import InputError
+from rjobs.inputs.options import check_pack
 from rjobs.parallel.jobfile import is_parallel_job
 from rjobs.search.sweep_file import is_sweep_file
 
@@ -22,11 +24,16 @@ def main(argv: list[str] | None = None) -> int:
         options = options_from_args(build_parser("python -m flows.train", DESCRIPTION).parse_args(argv))
     except InputError:
         return command_job_main(argv)
-    if is_sweep_file(options.job):
+    job_type = "sweep" if is_sweep_file(options.job) else "parallel" if is_parallel_job(options.job) else "command"
+    try:
+        check_pack(options, job_type)
+    except InputError as exc:
+        return bad_input(exc)
+    if job_type == "sweep":
         from flows.sweep_cli import main_sweep
 
         return main_sweep(options)
-    if is_parallel_job(options.job):
+    if job_type == "parallel":
         from flows.parallel_cli import main as parallel_main
 
         return parallel_main(options)

@@ -34,14 +34,17 @@ from rjobs.engine.sweep import Sweep, SweepSettings
 from rjobs.engine.wiring import PreparedSweep, prepare
 from rjobs.inputs.grid import cell_title
 from rjobs.inputs.options import ResolvedSweep, SweepOptions
+from rjobs.packing.engine import PackedSweep
 from tasks.data import upload_data
 from tasks.environment import check_environment, stage_data, upload_code
 from tasks.jobs import run_cell, run_cells
 from tasks.limits import ensure_limit, job_slot
+from tasks.packing import run_packs
 from tasks.results import artifact_key, write_results
 from tasks.tracking import log_to_mlflow, plot_sweep, select_and_register
 
 ACTIVE_SWEEPS: dict[UUID, Sweep] = {}
+ACTIVE_PACKS: dict[UUID, PackedSweep] = {}
 PER_CELL_TASK_RUNS = 100  # up to this many cells a task run each, so the UI shows every cell
 BATCHES = 20  # a larger sweep runs in this many task runs of many cells: a task run per cell costs more than a job
 
@@ -117,6 +120,21 @@ def fan_out(sweep: Sweep, limit: int) -> None:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+def pack_out(sweep: Sweep, packs: int, processes: int, key: UUID) -> None:
+    """--pack: the unfinished cells in at most `packs` packed jobs; on any interruption every pack is cancelled and
+    the items that finished in it are kept."""
+    logger = get_run_logger()
+    packed = ACTIVE_PACKS[key] = PackedSweep(sweep, packs, processes, on_progress=logger.info)
+    try:
+        run_packs(packed)
+    except BaseException:
+        with signals_ignored():
+            logger.warning("interrupted: cancelled %d packed job(s); finished items are kept", len(packed.stop()))
+        raise
+    finally:
+        ACTIVE_PACKS.pop(key, None)
+
+
 @contextmanager
 def signals_ignored() -> Iterator[None]:
     """A repeated Ctrl-C or SIGTERM would abandon the cleanup half-way; the first one already cancels everything."""
@@ -157,6 +175,8 @@ def cancel_on_hook(flow: Any, flow_run: Any, state: Any) -> None:
     sweep = ACTIVE_SWEEPS.get(flow_run.id)
     if sweep is not None:
         sweep.cancel_all()
+    if (packed := ACTIVE_PACKS.get(flow_run.id)) is not None:
+        packed.cancel_all()
 
 
 TRAIN_SUMMARY = """Stage data, check the environment, fan the cells out, collect, and write the results table. A dry run
@@ -208,7 +228,10 @@ def run_sweep(prepared: PreparedSweep) -> dict[str, Any] | State:
         check_environment(sweep)
         upload_code(sweep)
         try:
-            fan_out(sweep, options.max_concurrent)
+            if options.pack:
+                pack_out(sweep, options.pack, options.pack_processes, flow_run.id)
+            else:
+                fan_out(sweep, options.max_concurrent)
         finally:
             extra = {"max_concurrent": options.max_concurrent, "experiment": resolved.spec.experiment}
             summary = write_results(sweep, extra, resolved.objective)

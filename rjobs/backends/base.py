@@ -155,3 +155,17 @@ class ReportsStepMetrics(Protocol):
     def step_metrics(self, handle: JobHandle) -> list[dict[str, float]]:
         """The `{"step": n, ...}` lines the job has appended until now; none when it has written none yet."""
         ...
+
+
+@runtime_checkable
+class RunsPackedJobs(Protocol):
+    """Runs many work items in one job through the packing runner (rjobs.packing, --pack), several R processes at a
+    time; each item's argv is the one its own job would run."""
+
+    def item_argv(self, job: CellJob, work_dir: Path) -> list[str]:
+        """The item's argv when work_dir (its own copy of the code) is R's working directory."""
+        ...
+
+    def submit_pack(self, name: str, pack_dir: Path, spec: JobSpec, command: list[str]) -> JobHandle:
+        """Start `command` (the runner) in pack_dir as one job named `name`; an existing one is attached to."""
+        ...

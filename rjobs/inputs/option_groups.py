@@ -21,6 +21,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "global_limit_size",
         "poll_interval",
         "max_cells",
+        "pack",
+        "pack_processes",
     ),
     "What to do with results": ("results", "select", "register_model", "model_path", "no_mlflow", "tracking_uri"),
 }

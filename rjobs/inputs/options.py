@@ -43,6 +43,10 @@ class SweepOptions(BaseModel):
     param: list[str] = Field(default_factory=list, description="extra axes as key=v1,v2 (repeatable)")
     backend: Literal["local", "azureml"] = Field("local", description="where the jobs run")
     max_concurrent: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1, description="jobs in flight at once")
+    pack: int | None = Field(
+        None, ge=1, description="run the grid's cells in this many packed jobs (local backend), not one job per cell"
+    )
+    pack_processes: int = Field(2, ge=1, description="Rscript processes at a time in each packed job (with --pack)")
     run_name: str | None = Field(None, description="run name; default derived from job, code, data and grid content")
     results: str = Field("results", description="folder for results/<run>/")
     retries: int = Field(1, ge=0, description="extra attempts for a failed cell")
@@ -159,6 +163,7 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
     if options.backend not in BACKENDS:
         raise InputError("--backend", options.backend, "is not a backend", f"choose one of {', '.join(BACKENDS)}")
     check_results_folder(options.results)
+    check_pack(options)
     spec = load_job_spec(options.job)
     check_local_files(spec, entry_script(spec))
     check_results_outside_code(options.results, spec)
@@ -195,6 +200,26 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
         objective=objective,
         content=content_hash([options.backend, *parts], length=16),
     )
+
+
+def check_pack(options: SweepOptions, job_type: str = "command") -> None:
+    """--pack packs a command job's grid cells on the local backend; elsewhere it is refused before anything runs."""
+    if options.pack is None:
+        return
+    if job_type != "command":
+        raise InputError(
+            "--pack",
+            str(options.pack),
+            f"packs the cells of a grid sweep; a type: {job_type} job is not packed yet",
+            "drop --pack",
+        )
+    if options.backend != "local":
+        raise InputError(
+            "--pack",
+            str(options.pack),
+            f"runs packed jobs on the local backend only so far, not {options.backend}",
+            "drop --pack, or run with --backend local",
+        )
 
 
 def check_results_folder(results: str) -> None:

@@ -203,7 +203,6 @@ class LocalBackend:
         if existing is not None:
             return existing
         work = self._work_dir(job)
-        handle_file = work / HANDLE_FILE
         code_dir = work / "code"
         if work.exists():
             shutil.rmtree(work)
@@ -215,14 +214,30 @@ class LocalBackend:
         argv = self._argv(job, code_dir)
         for name in job.spec.outputs:
             (code_dir / OUTPUTS_DIR / name).mkdir(parents=True, exist_ok=True)
-        env = job_environment(os.environ, job.spec.environment_variables, self.pass_env, job.job_name)
+        return self._launch(job.job_name, work, code_dir, argv, job.spec)
+
+    def item_argv(self, job: CellJob, work_dir: Path) -> list[str]:
+        """A packed item's argv, as its own job would run it with work_dir as R's working directory."""
+        return self._argv(job, work_dir)
+
+    def submit_pack(self, name: str, pack_dir: Path, spec: JobSpec, command: list[str]) -> JobHandle:
+        """Run a packed job's runner (rjobs.packing) under the same supervisor as a cell's job, so status, cancel,
+        kill and flows.cancel treat it as any job; a pack already started in pack_dir is attached to."""
+        if (pack_dir / HANDLE_FILE).is_file():
+            return JobHandle.from_json(json.loads((pack_dir / HANDLE_FILE).read_text()))
+        return self.adopt(pack_dir) or self._launch(name, pack_dir, pack_dir, command, spec)
+
+    def _launch(self, name: str, work: Path, cwd: Path, argv: list[str], spec: JobSpec) -> JobHandle:
+        """Start argv under the supervisor in its own session, holding the job's lock; write the handle last."""
+        handle_file = work / HANDLE_FILE
+        env = job_environment(os.environ, spec.environment_variables, self.pass_env, name)
         runner = [sys.executable, "-I", "-S", local_runner.__file__, str(work / EXIT_FILE), str(work / LOG_FILE), "--"]
         lock = os.open(work / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)  # the supervisor inherits the lock: held from here until it exits
             proc = subprocess.Popen(
                 runner + argv,
-                cwd=code_dir,
+                cwd=cwd,
                 env=env,
                 start_new_session=True,
                 stdin=subprocess.DEVNULL,
@@ -232,9 +247,9 @@ class LocalBackend:
             )
         finally:
             os.close(lock)
-        self._procs[job.job_name] = proc
+        self._procs[name] = proc
         data = {"pid": proc.pid, "start_ticks": _proc_start_ticks(proc.pid), "work_dir": str(work), "argv": argv}
-        handle = JobHandle(job_name=job.job_name, backend=self.name, data=data)
+        handle = JobHandle(job_name=name, backend=self.name, data=data)
         atomic_write_text(handle_file, json.dumps(handle.to_json()))
         return handle
 
