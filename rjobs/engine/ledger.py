@@ -39,6 +39,8 @@ class CellRecord:
     metrics_error: str = ""
     error: str = ""
     url: str = ""
+    intent: str = ""
+    """The job name about to be created, saved before the create (rjobs.engine.submission)."""
 
     @property
     def job_state(self) -> JobState:
