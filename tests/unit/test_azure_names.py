@@ -85,3 +85,11 @@ def test_a_run_name_with_a_trailing_newline_is_refused() -> None:
     """`re.match` with `$` accepted 'good\\n'; the whole name must match."""
     with pytest.raises(InputError, match="is not a valid run name"):
         check_run_name("good\n")
+
+
+@given(st.from_regex(r"[0-9a-f]{12}", fullmatch=True))
+def test_a_deployment_named_after_its_image_tag_is_a_valid_deployment_name(tag: str) -> None:
+    """The build context's tag is a content hash (rjobs.serving.context); the deployment is `d-<tag>`."""
+    from rjobs.serving.azure_endpoint import EndpointPlan
+
+    assert valid("online_deployment", EndpointPlan("penguins", "image", tag).deployment)
