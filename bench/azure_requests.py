@@ -37,7 +37,7 @@ def write_grid(folder: Path, cells: int) -> Path:
     return grid
 
 
-def measure(cells: int, in_flight: int, work: Path) -> dict[str, Any]:
+def measure(cells: int, in_flight: int, work: Path, poll_s: float = POLL_S) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from azure.ai.ml.entities import Environment
@@ -71,7 +71,7 @@ def measure(cells: int, in_flight: int, work: Path) -> dict[str, Any]:
         }
         accepted = inspect.signature(AzureMLBackend).parameters
         backend = AzureMLBackend(ml_client, **{k: v for k, v in settings.items() if k in accepted})
-        monitor = JobMonitor(backend, interval=POLL_S, clock=clock, sleep=clock.sleep, rng=random.Random(0))
+        monitor = JobMonitor(backend, interval=poll_s, clock=clock, sleep=clock.sleep, rng=random.Random(0))
         ledger = RunLedger(work / "results", resolved.run)
         sweep = Sweep(resolved.spec, resolved.cells, backend, ledger, SweepSettings(run=resolved.run), monitor)
         start = len(transport.records)
@@ -89,6 +89,8 @@ def measure(cells: int, in_flight: int, work: Path) -> dict[str, Any]:
     return {
         "cells": cells,
         "in_flight": in_flight,
+        "poll_s": poll_s,
+        "finds": getattr(getattr(sweep, "submission", None), "finds", None),
         "completed": summary["completed"],
         "setup_control_plane": sum(1 for r in records[start:setup] if r.host in ("arm", "api")),
         "control_plane": len(control),
@@ -106,10 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=1000)
     parser.add_argument("--in-flight", type=int, default=8)
+    parser.add_argument("--poll-interval", type=float, default=POLL_S, help="the monitor's poll interval (s)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-azure-requests-") as work:
-        result = measure(args.cells, args.in_flight, Path(work))
+        result = measure(args.cells, args.in_flight, Path(work), args.poll_interval)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

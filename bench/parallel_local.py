@@ -9,6 +9,7 @@ files, and the orchestrator's peak memory while it splits tables of growing size
           only imports the same modules: flat in N means the table is never whole in memory.
 
 Usage: python -m bench.parallel_local [--rows 1000000] [--batches 100] [--rounds 2] [--memory-rows 1e6,4e6,16e6]
+       python -m bench.parallel_local --memory-only --memory-rows 1e6,330e6   (a ~5 GB table: memory only)
 """
 
 from __future__ import annotations
@@ -132,10 +133,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--memory-rows", default="1000000,4000000,16000000")
+    parser.add_argument("--memory-only", action="store_true", help="only the splitter's peak memory by table size")
     args = parser.parse_args()
     facts = machine()
     with tempfile.TemporaryDirectory(prefix="bench-parallel-") as folder:
         root = Path(folder)
+        if args.memory_only:
+            print(f"machine: {facts}")
+            measure_memory(root, [int(float(n)) for n in args.memory_rows.split(",")])
+            return
         table = root / "table.csv"
         write_table(table, args.rows)
         job = write_job(root, table, args.rows // args.batches, args.concurrency)
@@ -161,21 +167,25 @@ def main() -> None:
         print(f"xargs -P {args.concurrency} over the pre-split files: median {base:.2f} s")
         print(f"engine end to end (split {split:.2f} s + run + append): median {total:.2f} s, ratio {total / base:.3f}")
         print(f"engine without its split: median {total - split:.2f} s, ratio {(total - split) / base:.3f}")
-        sizes = [int(float(n)) for n in args.memory_rows.split(",")]
-        baseline = peak_rss_mb(["baseline"])
-        print(f"memory baseline (python + pandas imported, nothing split): {baseline:.0f} MB peak RSS")
-        for rows in sizes:
-            big = root / f"mem-{rows}.csv"
-            write_table(big, rows)
-            size_mb = big.stat().st_size / 2**20
-            out = root / f"mem-{rows}"
-            peak = peak_rss_mb([str(big), str(max(1, rows // 100)), str(out)])
-            print(
-                f"split {rows} rows ({size_mb:.0f} MB) into 100 batches: "
-                f"peak RSS {peak:.0f} MB ({peak - baseline:+.0f} over the baseline)"
-            )
-            big.unlink()
-            shutil.rmtree(out, ignore_errors=True)
+        measure_memory(root, [int(float(n)) for n in args.memory_rows.split(",")])
+
+
+def measure_memory(root: Path, sizes: list[int]) -> None:
+    """Peak RSS of a child splitting tables of each size into 100 batches, against a child that splits nothing."""
+    baseline = peak_rss_mb(["baseline"])
+    print(f"memory baseline (python + pandas imported, nothing split): {baseline:.0f} MB peak RSS")
+    for rows in sizes:
+        big = root / f"mem-{rows}.csv"
+        write_table(big, rows)
+        size_mb = big.stat().st_size / 2**20
+        out = root / f"mem-{rows}"
+        peak = peak_rss_mb([str(big), str(max(1, rows // 100)), str(out)])
+        print(
+            f"split {rows} rows ({size_mb:.0f} MB) into 100 batches: "
+            f"peak RSS {peak:.0f} MB ({peak - baseline:+.0f} over the baseline)"
+        )
+        big.unlink()
+        shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def test_cancel_command_stops_orphaned_jobs_and_marks_cells(tmp_path: Path, caps
     for cell_id, cell in sweep.cells.items():
         job = sweep.cell_job(cell, 1)
         handle = submitter.submit(job)
-        sweep._record_submit(ledger.load(cell_id) or _record(cell_id, cell.params), job, handle)
+        sweep.submission.record(ledger.load(cell_id) or _record(cell_id, cell.params), job, handle, sweep.wall_clock())
         pids.append(int(handle.data["pid"]))
         handles.append(handle)
     for pid in pids:  # supervisor and R both running: the cancel has a real job to stop

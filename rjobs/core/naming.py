@@ -12,8 +12,9 @@ SOURCE_TAG = "rjobs.source"
 
 
 def check_run_name(name: str) -> str:
-    """A run name is part of every Azure job name: letters, digits, '_' and '-', letter first."""
-    if not RUN_NAME.match(name):
+    """A run name is part of every Azure job name: letters, digits, '_' and '-', letter first (inside the service's
+    job-name rule, rjobs.core.azure_names, with room for `-<cell>-rN`); the whole name, so a trailing newline fails."""
+    if not isinstance(name, str) or not RUN_NAME.fullmatch(name):
         raise InputError(
             "--run-name",
             name,

@@ -41,6 +41,8 @@ class CellRecord:
     url: str = ""
     reused_from: str = ""
     """The run whose job produced this cell, when it was reused from another sweep by its content."""
+    intent: str = ""
+    """The job name about to be created, saved before the create (rjobs.engine.submission)."""
 
     @property
     def job_state(self) -> JobState:

@@ -22,6 +22,7 @@ from rjobs.engine.outcomes import Action, CellResult, Outcome
 from rjobs.engine.progress import SweepProgress
 from rjobs.engine.reuse import ContentIndex
 from rjobs.engine.stalled import settle_stalled, until_stopped
+from rjobs.engine.submission import Submission
 from rjobs.inputs.grid import Cell
 from rjobs.inputs.spec import InputSpec, JobSpec
 
@@ -80,6 +81,7 @@ class Sweep:
             sleep=monitor.sleep,
             rng=monitor.rng,
         )
+        self.submission = Submission(backend, ledger, self.retry)
         self._lock = threading.Lock()
         self.aborted = threading.Event()
 
@@ -181,16 +183,16 @@ class Sweep:
         while True:
             job = self.cell_job(cell, attempt)
             with self.settings.job_slot():
-                handle = self.retry.call("find", lambda job=job: self.backend.find(job))
+                handle = self.submission.find(record, job)
                 if handle is None:
                     if self.aborted.is_set():
                         return self._cancelled(record, submissions)
-                    handle = self.retry.call("submit", lambda job=job: self.backend.submit(job))
+                    handle = self.submission.create(record, job)
                     submissions += 1
                     submitted[0] = submissions
-                    self._record_submit(record, job, handle)
-                elif record.job_name != job.job_name:  # its submitter died before recording it: record it now, so
-                    self._record_submit(record, job, handle)  # flows.cancel finds it while it runs
+                    self.submission.record(record, job, handle, self.wall_clock())
+                elif record.job_name != job.job_name:  # its submitter died before recording it: record it now
+                    self.submission.record(record, job, handle, self.wall_clock())  # so flows.cancel finds it
                 else:
                     record.job_name, record.attempt, record.handle = job.job_name, attempt, handle.to_json()
                 status = self._wait(record, handle)
@@ -217,12 +219,6 @@ class Sweep:
 
     def _outcome(self, submissions: int) -> Outcome:
         return Outcome.SUBMITTED if submissions else Outcome.ATTACHED
-
-    def _record_submit(self, record: CellRecord, job: CellJob, handle: JobHandle) -> None:
-        record.job_name, record.attempt, record.handle = job.job_name, job.attempt, handle.to_json()
-        record.state, record.submitted_at, record.ended_at = JobState.QUEUED.value, self.wall_clock(), None
-        record.collected, record.error, record.metrics, record.metrics_error = False, "", {}, ""
-        self.ledger.save(record)
 
     def _wait(self, record: CellRecord, handle: JobHandle) -> JobState | None:
         """Wait for a terminal state and record it; None when a timeout or an abort ended the wait."""

@@ -20,6 +20,7 @@ from rjobs.core.values import typed_value
 from rjobs.inputs.command import entry_script
 from rjobs.inputs.grid import DEFAULT_MAX_CELLS, MAX_CELLS_CEILING, Cell, build_cells, canonical_params
 from rjobs.inputs.result_options import Objective, check_result_options, parse_objective
+from rjobs.inputs.service_names import check_sent_names
 from rjobs.inputs.spec import JobSpec, check_local_files, load_job_spec
 from rjobs.inputs.yaml_source import read_yaml_file
 
@@ -176,6 +177,7 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
     environment_file = Path(options.environment) if options.environment else _beside(spec, "environment-job.yml")
     if environment_file is not None and not environment_file.is_file():
         raise InputError(environment_file, None, "file not found", "pass --environment with your environment YAML")
+    check_sent_names(spec, environment_file)
     if options.data_account_url and "sig=" in urlsplit(options.data_account_url).query:
         raise InputError(
             "--data-account-url",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
+from rjobs.core.azure_names import check_name
 from rjobs.core.errors import InputError
 from rjobs.core.files import OUTPUTS_DIR
 
@@ -16,7 +17,6 @@ SPEC_FIX = "write METRIC:min or METRIC:max with a metric of metrics.json, e.g. r
 
 
 DEFAULT_MODEL_PATH = f"{OUTPUTS_DIR}/model.rds"
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 MODEL_PATH = re.compile(r"^[A-Za-z0-9_.\-/]+$")
 
 
@@ -48,15 +48,9 @@ def parse_objective(spec: str | Objective, option: str = "--select") -> Objectiv
 
 
 def check_model_name(name: str, option: str = "--register") -> str:
-    """A name both registries accept: letter or digit first, then letters, digits, '_', '.', '-'."""
-    if not MODEL_NAME.match(name or ""):
-        raise InputError(
-            option,
-            repr(name),
-            "is not a model name",
-            "use a letter or digit, then letters, digits, '_', '.', '-'",
-        )
-    return name
+    """A name both registries accept: Azure ML's model-name rule (rjobs.core.azure_names; no '.'), applied locally
+    too so a model registered here registers there."""
+    return check_name("model", name, option)
 
 
 def check_model_path(path: str) -> str:

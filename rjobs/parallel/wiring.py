@@ -17,6 +17,7 @@ from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.sweep import SweepSettings
 from rjobs.engine.wiring import DEFAULT_POLL_INTERVAL, make_backend
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, check_results_folder, dockerfile_path
+from rjobs.inputs.service_names import check_sent_names
 from rjobs.inputs.spec import check_local_files
 from rjobs.parallel.batches import Batch, split_folder
 from rjobs.parallel.engine import BatchSweep, ParallelRun, batch_cells
@@ -117,6 +118,7 @@ def prepare_parallel(options: SweepOptions) -> PreparedParallel:
     spec = job.batch_spec
     environment_file = Path(options.environment) if options.environment else spec.base_dir / "environment-job.yml"
     environment_file = environment_file if environment_file.is_file() else None
+    check_sent_names(spec, environment_file)
     results = Path(options.results)
     run = check_run_name(options.run_name) if options.run_name else parallel_run_name(job, environment_file, results)
     untracked = options.model_copy(update={"no_mlflow": True})  # a parallel run logs no MLflow runs: no plugin needed

@@ -12,6 +12,7 @@ from rjobs.engine.wiring import PreparedSweep, make_backend
 from rjobs.inputs.command import entry_script
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, check_results_folder, derive_run_name
 from rjobs.inputs.result_options import check_result_options
+from rjobs.inputs.service_names import check_sent_names
 from rjobs.inputs.spec import check_local_files
 from rjobs.search.sweep_file import SweepJob, load_sweep_job
 from rjobs.search.trials import STUDY_FILE, TrialBook
@@ -55,6 +56,7 @@ def resolve_search(options: SweepOptions) -> ResolvedSearch:
         environment_file = job.spec.base_dir / "environment-job.yml"
     if environment_file is not None and not environment_file.is_file():
         raise InputError(environment_file, None, "file not found", "pass --environment with your environment YAML")
+    check_sent_names(job.spec, environment_file)
     check_result_options(str(job.objective), options.register_model, options.model_path, "--register-model")
     if options.run_name:
         run = check_run_name(options.run_name)

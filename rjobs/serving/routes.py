@@ -3,10 +3,9 @@ its port and the serve.R file itself."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from rjobs.core.errors import InputError
+from rjobs.core.azure_names import check_name
 
 SCORING_ROUTE = "/score"
 LIVENESS_ROUTE = "/health/live"
@@ -18,14 +17,8 @@ SERVE_R = Path(__file__).with_name("serve.R")
 MODEL_FILE = "model.rds"
 PREDICT_FILE = "predict.R"
 
-ENDPOINT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
-"""Azure ML's rule for an online endpoint's name (3-32 characters, a letter first, letters, digits and '-'), applied
-locally too so a name that serves here deploys there; it is also the build context's folder name."""
-
 
 def check_endpoint_name(name: str, option: str = "--endpoint") -> str:
-    """The name, or an InputError naming the rule."""
-    if not ENDPOINT_NAME.fullmatch(name):
-        fix = "use 3-32 letters, digits or '-', starting with a letter and not ending with '-'"
-        raise InputError(option, repr(name), "is not an endpoint name", fix)
-    return name
+    """Azure ML's rule for an online endpoint's name (rjobs.core.azure_names), applied locally too so a name that
+    serves here deploys there; it is also the build context's folder name."""
+    return check_name("online_endpoint", name, option)

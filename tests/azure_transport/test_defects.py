@@ -243,17 +243,3 @@ def test_a_job_of_our_name_from_another_run_is_not_attached_to(
     transport_backend(transport, project).ml_client.jobs.create_or_update(command_job(squatter, **fields))
     with pytest.raises(InputError, match=reason):
         transport_sweep(transport, project, tmp_path / "results", "nr")
-
-
-def test_the_private_code_operations_the_upload_relies_on_are_there(ml_client: Any) -> None:
-    """Defect 6: azure-ai-ml has no public code-asset operations, so CodeAssets.upload uses MLClient._code; this pins
-    what it calls (get by name and version, create_or_update of a Code), so an SDK release that moves it fails here,
-    not in a user's sweep."""
-    import inspect
-
-    from azure.ai.ml.operations._code_operations import CodeOperations
-
-    operations = ml_client._code
-    assert isinstance(operations, CodeOperations)
-    assert {"name", "version"} <= set(inspect.signature(operations.get).parameters)
-    assert list(inspect.signature(operations.create_or_update).parameters)[:1] == ["code"]

@@ -194,7 +194,8 @@ def test_a_job_the_ledger_never_recorded_is_recorded_as_soon_as_a_rerun_attaches
     with pytest.raises(KilledOnSubmitRecord):
         sweep.run_cell(cell)
     assert client.names("jobs.create_or_update")[-1] == f"{RUN}-{cell}"
-    assert sweep.ledger.load(cell) is None
+    left = sweep.ledger.load(cell)  # only the intent, saved before the create (rjobs.engine.submission)
+    assert left is not None and left.intent == f"{RUN}-{cell}" and left.job_name == ""
 
     rerun, wait_running = build(tmp_path, client, clock, cells=1)
     pool, futures = fan_out(rerun, workers=1)

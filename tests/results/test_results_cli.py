@@ -97,7 +97,7 @@ BAD_INPUT_CASES = [
     ("bad goal", ["--select", "rmse:best"], "has goal 'best', not min or max"),
     ("register without select", ["--register", "m"], "--register: m: needs a cell to register; add --select"),
     ("the train flag works too", ["--register-model", "m"], "--register: m: needs a cell to register"),
-    ("bad model name", ["--select", "rmse:min", "--register", "a b"], "--register: 'a b': is not a model name"),
+    ("bad model name", ["--select", "rmse:min", "--register", "a b"], "--register: 'a b': is not a valid model name"),
     (
         "model path outside outputs",
         ["--select", "rmse:min", "--register", "m", "--model-path", "x.rds"],

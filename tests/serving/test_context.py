@@ -85,13 +85,13 @@ def test_a_plain_base_image_installs_with_install_packages(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("text", "ref"),
     [("r-penguins", ModelRef("r-penguins")), ("r-penguins:3", ModelRef("r-penguins", "3")),
-     ("m.v_2:latest", ModelRef("m.v_2"))],
+     ("m-v_2:latest", ModelRef("m-v_2"))],
 )  # fmt: skip
 def test_model_refs(text: str, ref: ModelRef) -> None:
     assert parse_model_ref(text) == ref
 
 
-@pytest.mark.parametrize("text", ["", "a:b:c", "name:0", "name:x", "bad name", ":3"])
+@pytest.mark.parametrize("text", ["", "a:b:c", "name:0", "name:x", "bad name", ":3", "m.v_2:latest"])
 def test_bad_model_refs_are_input_errors(text: str) -> None:
     with pytest.raises(InputError, match="--model"):
         parse_model_ref(text)

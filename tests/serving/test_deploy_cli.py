@@ -73,7 +73,7 @@ def test_serves_the_best_cell_until_ctrl_c(tmp_path: Path) -> None:
     [
         (["--model", "a:b:c", "--endpoint", "ep1"], "--model: a:b:c: is not NAME[:VERSION]"),
         (["--run", "nope", "--endpoint", "ep1"], "has no finished sweep"),
-        (["--run", "nope", "--endpoint", "bad name!"], "--endpoint: 'bad name!': is not an endpoint name"),
+        (["--run", "nope", "--endpoint", "bad name!"], "--endpoint: 'bad name!': is not a valid online endpoint name"),
         (["--run", "nope", "--endpoint", "ep1", "--port", "70000"], "--port: 70000: is not a port"),
     ],
 )

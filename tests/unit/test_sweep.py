@@ -137,7 +137,7 @@ def test_fresh_run_submits_each_cell_once_waits_for_it_and_collects(tmp_path: Pa
         assert record.metrics == {"rmse": 0.5} and record.error == ""
         assert (rig.ledger.outputs_dir(cell(seed).cell_id) / "metrics.json").is_file()
         ops = [c.operation for c in rig.of(name(seed))]
-        assert ops[:2] == ["find", "submit"] and ops[-1] == "collect" and set(ops[2:-1]) == {"status"}
+        assert ops[0] == "submit" and ops[-1] == "collect" and set(ops[1:-1]) == {"status"}  # no find: no intent
         submit, collect = rig.of(name(seed), "submit")[0], rig.of(name(seed), "collect")[0]
         assert collect.at >= submit.at + DONE.duration  # collected once its job had ended, not before
         assert collect.at < submit.at + DONE.duration + INTERVAL * 1.1 + 1e-9  # and within one poll of it
@@ -151,7 +151,7 @@ def test_prepare_stages_data_environment_and_code_once_before_any_job(tmp_path: 
     info = rig.sweep.prepare()
     rig.run()
     assert info.reference == "scripted:environment"
-    assert rig.backend.ops()[:4] == ["ensure_data", "ensure_environment", "ensure_code", "find"]
+    assert rig.backend.ops()[:4] == ["ensure_data", "ensure_environment", "ensure_code", "submit"]
     assert [rig.backend.count(op) for op in ("ensure_data", "ensure_environment", "ensure_code")] == [1, 1, 1]
 
 
@@ -208,6 +208,8 @@ class Resume:
 
 ATTACH = ["find", "status", "collect"]
 SUBMIT = ["find", "submit", "status", "collect"]
+FRESH = ["submit", "status", "collect"]
+"""A job the ledger never intended is created without a find (rjobs.engine.submission)."""
 RESUME = {
     "collected: reused without a call": Resume(
         {"state": "Completed", "attempt": 1, "job_name": name(1), "collected": True},
@@ -221,8 +223,14 @@ RESUME = {
         {"state": "Completed", "attempt": 1, "job_name": name(1)},
         100.0, Action.CHECK, Outcome.ATTACHED, {name(1): ATTACH},
     ),
-    "submitted, never recorded (a crash): attached by its name": Resume(
-        None, 10.0, Action.SUBMIT, Outcome.ATTACHED, {name(1): ATTACH}
+    "intended, never recorded (a crash): found and attached by its name": Resume(
+        {"intent": name(1)}, 10.0, Action.SUBMIT, Outcome.ATTACHED, {name(1): ATTACH}
+    ),
+    "intended, never created (a crash): found absent, then submitted": Resume(
+        {"intent": name(1)}, None, Action.SUBMIT, Outcome.SUBMITTED, {name(1): SUBMIT}
+    ),
+    "never intended, made by someone else: the create attaches by its name": Resume(
+        None, 10.0, Action.SUBMIT, Outcome.SUBMITTED, {name(1): FRESH}
     ),
     "recorded, unknown to the service: submitted under its name": Resume(
         {"state": "Queued", "attempt": 1, "job_name": name(1)},
@@ -230,7 +238,7 @@ RESUME = {
     ),
     "failed within the budget: resubmitted as -r2": Resume(
         {"state": "Failed", "attempt": 1, "failures": 1, "job_name": name(1), "error": "boom"},
-        100.0, Action.CHECK, Outcome.SUBMITTED, {name(1): [], name(1, 2): SUBMIT}, retries=1,
+        100.0, Action.CHECK, Outcome.SUBMITTED, {name(1): [], name(1, 2): FRESH}, retries=1,
     ),
     "failed beyond the budget: left failed, no call": Resume(
         {"state": "Failed", "attempt": 2, "failures": 2, "job_name": name(1, 2), "error": "boom"},
@@ -242,7 +250,7 @@ RESUME = {
     ),
     "cancelled: resubmitted as the next attempt": Resume(
         {"state": "Canceled", "attempt": 1, "job_name": name(1), "error": "cancelled"},
-        100.0, Action.CHECK, Outcome.SUBMITTED, {name(1): [], name(1, 2): SUBMIT},
+        100.0, Action.CHECK, Outcome.SUBMITTED, {name(1): [], name(1, 2): FRESH},
     ),
 }  # fmt: skip
 
@@ -380,6 +388,8 @@ def test_a_transient_error_is_retried_and_counted(
     tmp_path: Path, operation: str, script: ScriptedJob, timeout_s: float | None, final: JobState
 ) -> None:
     rig = make_rig(tmp_path, default=script, faults=[Fault(operation, calls=(1,))], retries=0, timeout_s=timeout_s)
+    if operation == "find":  # a find is made only for a job the ledger intended
+        rig.ledger.save(CellRecord(cell=cell(1).cell_id, params={"seed": 1}, intent=name(1)))
 
     rig.run()
     summary = rig.sweep.finish()
@@ -406,6 +416,8 @@ def test_a_submit_whose_answer_was_lost_attaches_instead_of_creating_a_second_jo
 @pytest.mark.parametrize("operation", ["find", "submit", "collect"])
 def test_an_error_that_persists_fails_its_cell_not_the_sweep(tmp_path: Path, operation: str) -> None:
     rig = make_rig(tmp_path, seeds=(1, 2), faults=[Fault(operation, calls=None, job=name(1))])
+    if operation == "find":  # a find is made only for a job the ledger intended
+        rig.ledger.save(CellRecord(cell=cell(1).cell_id, params={"seed": 1}, intent=name(1)))
 
     results = rig.run()  # no exception escapes run_cell
     summary = rig.sweep.finish()

@@ -32,7 +32,7 @@ class Jobs(Ops):
         to_rest_job_object(job)
         self._resolve_code(job)
         late = client._request("jobs.create_or_update", job.name, skip_validation=bool(kwargs.get("skip_validation")))
-        if not job.name or not JOB_NAME.match(job.name):
+        if not job.name or not JOB_NAME.fullmatch(job.name):
             raise http_error(400, f"invalid job name {job.name!r}")
         if job.name in client._jobs:
             raise http_error(409, f"a job named {job.name} already exists")

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from rjobs.core.azure_names import ASSET_KINDS, refusal
 from rjobs.testing.fake_azureml.http import BLOB_HOST, Handler, Reply, Request, RouteSpec, error_reply, json_reply
 from rjobs.testing.fake_azureml.routes_workspace import ARTIFACT_CONTAINER, WORKSPACE_GUID, WS, in_workspace
 from rjobs.testing.fake_azureml.wire import arm_id, iso
@@ -83,6 +84,9 @@ class AssetRoutes:
 
     def put_version(self, request: Request) -> Reply:
         kind, name, version = request.params["kind"], request.params["name"], request.params["version"]
+        refused = refusal(ASSET_KINDS[kind.lower()], name)
+        if refused:
+            return error_reply(400, "UserError", refused)
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
             return error_reply(400, "UserError", f"The {kind} version body must be a resource with properties.")

@@ -8,10 +8,11 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from rjobs.core.azure_names import refusal
 from rjobs.testing.fake_azureml.http import ARM_HOST, LOCATION, Reply, Request, RouteSpec, error_reply, json_reply
 from rjobs.testing.fake_azureml.lifecycle import FINAL, TERMINAL, failed_image_build
 from rjobs.testing.fake_azureml.routes_workspace import WORKSPACE_GUID, WS, in_workspace
-from rjobs.testing.fake_azureml.wire import JOB_NAME, SUBSCRIPTION, WORKSPACE_ID, arm_id, iso
+from rjobs.testing.fake_azureml.wire import SUBSCRIPTION, WORKSPACE_ID, arm_id, iso
 
 if TYPE_CHECKING:
     from rjobs.testing.fake_azureml.service import FakeAzureMLService
@@ -87,11 +88,13 @@ class JobRoutes:
         from azure.ai.ml.entities import Job
 
         name = request.params["name"]
-        if not JOB_NAME.match(name):
-            return error_reply(400, "UserError", f"Job name {name!r} must match {JOB_NAME.pattern}")
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
             return error_reply(400, "UserError", "The request body must be a job resource with properties.")
+        experiment = body["properties"].get("experimentName")
+        refused = refusal("job", name) or (refusal("experiment", experiment) if experiment is not None else None)
+        if refused:
+            return error_reply(400, "UserError", refused)
         body["name"] = name
         try:
             Job._from_rest_object(JobBase(copy.deepcopy(body)))

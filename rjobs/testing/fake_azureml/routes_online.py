@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rjobs.core.azure_names import refusal
 from rjobs.testing.fake_azureml.http import LOCATION, Reply, Request, RouteSpec, error_reply, json_reply
 from rjobs.testing.fake_azureml.routes_workspace import SYSTEM_DATA, WS, in_workspace
 from rjobs.testing.fake_azureml.wire import WORKSPACE_ID
@@ -91,6 +92,8 @@ class OnlineRoutes:
 
     def put_endpoint(self, request: Request) -> Reply:
         name, body = request.params["endpoint"], request.json()
+        if refusal("online_endpoint", name):
+            return error_reply(400, "UserError", str(refusal("online_endpoint", name)))
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
             return error_reply(400, "UserError", "The online endpoint body must be a resource with properties.")
         with self.state.lock:
@@ -169,6 +172,8 @@ class OnlineRoutes:
 
     def put_deployment(self, request: Request) -> Reply:
         endpoint, name, body = request.params["endpoint"], request.params["deployment"], request.json()
+        if refusal("online_deployment", name):
+            return error_reply(400, "UserError", str(refusal("online_deployment", name)))
         with self.state.lock:
             if endpoint not in self.state.endpoints:
                 return error_reply(404, "ResourceNotFound", f"Online endpoint {endpoint} not found.")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.core.utils import CaseInsensitiveDict
+
+from rjobs.core.azure_names import RULES
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_GROUP = "rg-fake"
@@ -16,7 +17,8 @@ WORKSPACE_ID = (
     f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
     f"/providers/Microsoft.MachineLearningServices/workspaces/{WORKSPACE}"
 )
-JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$")
+JOB_NAME = RULES["job"].pattern
+"""The service's job-name rule (rjobs.core.azure_names): the fake refuses what the service refuses."""
 
 REASONS = {
     400: "Bad Request",
