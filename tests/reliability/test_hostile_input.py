@@ -199,7 +199,7 @@ METRICS_CASES = [
     ("a-list", "[1, 2]", {}, "not a JSON object"),
     ("nested", '{"scores": {"rmse": 1.5}}', {}, "not flat"),
     ("text-value", '{"model": "lm"}', {}, "not flat"),
-    ("null-value", '{"rmse": null}', {}, "not flat"),
+    ("null-value", '{"rmse": null, "r2": 0.9}', {"r2": 0.9}, ""),  # R's NA: that metric left out, the others kept
     ("boolean", '{"converged": true}', {}, "not flat"),
     ("long-array", '{"rmse": [1, 2]}', {}, "not flat"),
     ("missing", "<none>", {}, "no metrics.json"),
