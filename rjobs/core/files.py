@@ -6,7 +6,8 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +17,28 @@ LOG_FILE = "std_log.txt"
 OUTPUTS_DIR = "outputs"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temp file in the same folder, fsync, then rename: readers see old or new, never half."""
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[Any]:
+    """A text handle on a temp file in the same folder, fsynced and renamed over path when the block ends: readers
+    see old or new, never half; an error leaves path as it was and no temp file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """The whole text at once through atomic_writer."""
+    with atomic_writer(path) as handle:
+        handle.write(text)
 
 
 def finite(data: Any) -> Any:

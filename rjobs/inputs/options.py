@@ -110,17 +110,25 @@ class ResolvedSweep:
         return Path(self.options.results)
 
 
-def content_parts(spec: JobSpec, environment_file: Path | None, results: Path | None = None) -> list[str]:
+def content_parts(
+    spec: JobSpec,
+    environment_file: Path | None,
+    results: Path | None = None,
+    *,
+    source: Any = None,
+    skip_inputs: tuple[str, ...] = (),
+) -> list[str]:
     """What a job's result depends on besides its parameters: the job, its code, its data and its environment. The
     code counts as its snapshot (core.snapshot): results inside the code folder, .git, .venv and ignored files
-    change nothing."""
-    parts = [json.dumps(_typed(spec.raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)]
+    change nothing. A parallel job passes its own file as `source` and skips the input its batches fill."""
+    tree = _typed(spec.raw) if source is None else source
+    parts = [json.dumps(tree, sort_keys=True, separators=(",", ":"), ensure_ascii=False)]
     if spec.code is not None and spec.code.is_dir():
         snapshot = code_snapshot(spec.code, exclude=[results] if results is not None else [])
         snapshot.warn()
         parts.append(snapshot_hash(snapshot))
-    for spec_input in spec.inputs.values():
-        if spec_input.is_local and spec.local_path(spec_input).exists():
+    for name, spec_input in spec.inputs.items():
+        if name not in skip_inputs and spec_input.is_local and spec.local_path(spec_input).exists():
             parts.append(hash_tree(spec.local_path(spec_input)))
     if environment_file is not None and environment_file.is_file():
         parts.append(hash_tree(environment_file))

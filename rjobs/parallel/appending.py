@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from rjobs.core.files import atomic_writer
 from rjobs.core.safe_files import open_regular
 
 log = logging.getLogger(__name__)
@@ -46,46 +45,35 @@ def read_lines(path: Path, limit: int = 1000) -> list[str]:
 def append_rows(parts: Sequence[tuple[str, Path]], target: Path) -> dict[str, int]:
     """(batch id, rows.csv) in order into target; returns rows appended per batch. Columns follow the first batch's
     header: a later batch's missing column is empty and an extra one is dropped with a warning."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     counts: dict[str, int] = {}
     header: list[str] | None = None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            for batch, rows_file in parts:
-                counts[batch] = 0
-                try:
-                    handle = open_regular(rows_file)
-                except OSError:
+    with atomic_writer(target) as out:
+        writer = csv.writer(out, lineterminator="\n")
+        for batch, rows_file in parts:
+            counts[batch] = 0
+            try:
+                handle = open_regular(rows_file)
+            except OSError:
+                continue
+            with handle, open(handle.fileno(), encoding="utf-8", newline="", closefd=False) as text:
+                reader = csv.reader(text)
+                columns = next(reader, None)
+                if columns is None:
                     continue
-                with handle, open(handle.fileno(), encoding="utf-8", newline="", closefd=False) as text:
-                    reader = csv.reader(text)
-                    columns = next(reader, None)
-                    if columns is None:
-                        continue
-                    if header is None:
-                        header = columns
-                        writer.writerow([BATCH_COLUMN, *header])
-                    elif columns != header:
-                        extra = sorted(set(columns) - set(header))
-                        if extra:
-                            log.warning(
-                                "batch %s: columns %s are not in the first batch's header; dropped", batch, extra
-                            )
-                    where = {name: index for index, name in enumerate(columns)}
-                    same = columns == header
-                    for row in reader:
-                        if same:
-                            writer.writerow([batch, *row])
-                        else:
-                            picked = [row[where[n]] if n in where and where[n] < len(row) else "" for n in header]
-                            writer.writerow([batch, *picked])
-                        counts[batch] += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+                if header is None:
+                    header = columns
+                    writer.writerow([BATCH_COLUMN, *header])
+                elif columns != header:
+                    extra = sorted(set(columns) - set(header))
+                    if extra:
+                        log.warning("batch %s: columns %s are not in the first batch's header; dropped", batch, extra)
+                where = {name: index for index, name in enumerate(columns)}
+                same = columns == header
+                for row in reader:
+                    if same:
+                        writer.writerow([batch, *row])
+                    else:
+                        picked = [row[where[n]] if n in where and where[n] < len(row) else "" for n in header]
+                        writer.writerow([batch, *picked])
+                    counts[batch] += 1
     return counts

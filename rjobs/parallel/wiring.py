@@ -3,20 +3,18 @@ raised here, before Prefect or any job starts."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from rjobs.backends.base import Backend
 from rjobs.core.errors import InputError
-from rjobs.core.hashing import content_hash, hash_tree
+from rjobs.core.hashing import content_hash
 from rjobs.core.naming import check_run_name, slug
-from rjobs.core.snapshot import code_snapshot, snapshot_hash
 from rjobs.engine.ledger import RunLedger
 from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.sweep import SweepSettings
 from rjobs.engine.wiring import DEFAULT_POLL_INTERVAL, make_backend
-from rjobs.inputs.options import ResolvedSweep, SweepOptions, check_results_folder, dockerfile_path
+from rjobs.inputs.options import ResolvedSweep, SweepOptions, check_results_folder, content_parts
 from rjobs.inputs.service_names import check_sent_names
 from rjobs.inputs.spec import check_local_files
 from rjobs.parallel.batches import Batch, split_folder
@@ -49,17 +47,7 @@ def parallel_run_name(job: ParallelJob, environment_file: Path | None, results: 
     """Job file, code, the batch's other inputs and environment name the run, the split data does not: its batches
     are content-addressed, so a grown input resumes the same run and runs only its new batches."""
     spec = job.batch_spec
-    parts = [json.dumps(job.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)]
-    if spec.code is not None and spec.code.is_dir():
-        parts.append(snapshot_hash(code_snapshot(spec.code, exclude=[results])))
-    for name, spec_input in spec.inputs.items():
-        if name != "mini_batch" and spec_input.is_local and spec.local_path(spec_input).exists():
-            parts.append(hash_tree(spec.local_path(spec_input)))
-    if environment_file is not None and environment_file.is_file():
-        parts.append(hash_tree(environment_file))
-        dockerfile = dockerfile_path(environment_file)
-        if dockerfile is not None and dockerfile.parent.is_dir():
-            parts.append(hash_tree(dockerfile.parent))
+    parts = content_parts(spec, environment_file, results, source=job.raw, skip_inputs=("mini_batch",))
     return f"{slug(spec.experiment_name or job.source.stem)}-{content_hash(parts)}"
 
 
