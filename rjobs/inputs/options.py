@@ -230,6 +230,13 @@ def check_pack(options: SweepOptions, job_type: str = "command") -> None:
             f"runs packed jobs on the local backend only so far, not {options.backend}",
             "drop --pack, or run with --backend local",
         )
+    if options.global_limit:
+        raise InputError(
+            "--global-limit",
+            options.global_limit,
+            "caps jobs in flight across sweeps, and packed jobs do not take its slots yet",
+            "drop --global-limit or --pack",
+        )
 
 
 def check_results_folder(results: str) -> None:

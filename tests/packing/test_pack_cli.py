@@ -25,6 +25,7 @@ task: {type: run_function, code: src, entry_script: score.R}
         (["--pack", "two"], "--pack: must be a number (got two)"),
         (["--pack-processes", "0"], "--pack-processes: must be at least 1 (got 0)"),
         (["--pack", "2", "--backend", "azureml"], "runs packed jobs on the local backend only so far, not azureml"),
+        (["--pack", "2", "--global-limit", "quota"], "--global-limit: quota: caps jobs in flight across sweeps"),
     ],
 )
 def test_bad_pack_options_are_one_line_and_exit_2(
