@@ -21,8 +21,11 @@ from rjobs.search.sweep_file import is_sweep_file
 def main(argv: list[str] | None = None) -> int:
     """Dispatch on the job file's type; options the chosen command line refuses are reported by it (exit 2)."""
     try:
-        options = options_from_args(build_parser("python -m flows.train", DESCRIPTION).parse_args(argv))
+        namespace = build_parser("python -m flows.train", DESCRIPTION).parse_args(argv)
+        options = options_from_args(namespace)
     except InputError:
+        return command_job_main(argv)
+    if namespace.serve:  # --serve schedules the grid sweep of prefect.yaml's nightly retrain, whatever the job
         return command_job_main(argv)
     job_type = "sweep" if is_sweep_file(options.job) else "parallel" if is_parallel_job(options.job) else "command"
     try:
