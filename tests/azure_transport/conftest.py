@@ -46,6 +46,8 @@ def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     def recorded(seconds: float) -> None:
         if seconds > 0.1:
             slept.append(seconds)
+            if len(slept) > 1000:  # a loop sleeping until something happens (the SDK's upload wait): fail, not spin
+                raise RuntimeError(f"over 1000 real sleeps of {seconds} s: a wait that never ends")
             return
         real(seconds)
 
