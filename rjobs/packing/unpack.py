@@ -59,7 +59,6 @@ def harvest_item(
         collect_outputs(
             record.job_name, item_outputs(pack_dir, entry.item_id), item_work_dir(pack_dir, entry.item_id), outputs
         )
-        shutil.rmtree(item_work_dir(pack_dir, entry.item_id), ignore_errors=True)
         record.metrics, record.metrics_error = read_metrics(outputs)
         record.state, record.collected, record.error = JobState.COMPLETED.value, True, ""
     elif status is not None and finished:
@@ -76,4 +75,6 @@ def harvest_item(
         record.state = (JobState.CANCELED if pack_state == JobState.CANCELED else JobState.LOST).value
         record.error = f"its packed job {pack_name} ended ({pack_state}) before the item finished"
     ledger.save(record)
+    if record.job_state == JobState.COMPLETED:  # only once saved: a harvest cut short by a signal is done again
+        shutil.rmtree(item_work_dir(pack_dir, entry.item_id), ignore_errors=True)
     return Harvest(record, finished, attempts)
