@@ -2,7 +2,8 @@
 AzureMLBackend and engine over the fake Azure ML service at the HTTP transport, every request counted there.
 
 The sweep is the repository's job.yml with `--cells` seeds (default 1,000), `--in-flight` workers (8), the engine's
-monitor polling every 15 fake seconds, and jobs that queue 30-300 s, prepare 10-60 s and run 120-600 s on the fake
+monitor polling every 15 fake seconds (spacing out to 60 s while polls find no job ended: `--quiet-growth`, the
+product's default on Azure), and jobs that queue 30-300 s, prepare 10-60 s and run 120-600 s on the fake
 clock. Counted: every request after setup (find, submit, every poll, collect) on the control plane (ARM and the
 regional API), and blob requests separately; setup (data, environment, smoke job, code) is shown apart. Polls are
 counted too, so requests per poll can be read against the jobs in flight.
@@ -37,7 +38,9 @@ def write_grid(folder: Path, cells: int) -> Path:
     return grid
 
 
-def measure(cells: int, in_flight: int, work: Path, poll_s: float = POLL_S) -> dict[str, Any]:
+def measure(
+    cells: int, in_flight: int, work: Path, poll_s: float = POLL_S, quiet_growth: float | None = None
+) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from azure.ai.ml.entities import Environment
@@ -71,7 +74,8 @@ def measure(cells: int, in_flight: int, work: Path, poll_s: float = POLL_S) -> d
         }
         accepted = inspect.signature(AzureMLBackend).parameters
         backend = AzureMLBackend(ml_client, **{k: v for k, v in settings.items() if k in accepted})
-        monitor = JobMonitor(backend, interval=poll_s, clock=clock, sleep=clock.sleep, rng=random.Random(0))
+        growth = {} if quiet_growth is None else {"quiet_growth": quiet_growth}
+        monitor = JobMonitor(backend, interval=poll_s, clock=clock, sleep=clock.sleep, rng=random.Random(0), **growth)
         ledger = RunLedger(work / "results", resolved.run)
         sweep = Sweep(resolved.spec, resolved.cells, backend, ledger, SweepSettings(run=resolved.run), monitor)
         start = len(transport.records)
@@ -90,6 +94,7 @@ def measure(cells: int, in_flight: int, work: Path, poll_s: float = POLL_S) -> d
         "cells": cells,
         "in_flight": in_flight,
         "poll_s": poll_s,
+        "quiet_growth": getattr(monitor, "quiet_growth", 1.0),
         "finds": getattr(getattr(sweep, "submission", None), "finds", None),
         "completed": summary["completed"],
         "setup_control_plane": sum(1 for r in records[start:setup] if r.host in ("arm", "api")),
@@ -104,15 +109,27 @@ def measure(cells: int, in_flight: int, work: Path, poll_s: float = POLL_S) -> d
     }
 
 
+def default_growth() -> float | None:
+    """The product's growth on Azure; None on a checkout that has none (the "before" figure)."""
+    try:
+        from rjobs.engine.wiring import QUIET_GROWTH
+    except ImportError:
+        return None
+    return QUIET_GROWTH["azureml"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=1000)
     parser.add_argument("--in-flight", type=int, default=8)
     parser.add_argument("--poll-interval", type=float, default=POLL_S, help="the monitor's poll interval (s)")
+    parser.add_argument("--quiet-growth", type=float, help="the pause's growth per quiet poll (Azure's default)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-azure-requests-") as work:
-        result = measure(args.cells, args.in_flight, Path(work), args.poll_interval)
+        result = measure(
+            args.cells, args.in_flight, Path(work), args.poll_interval, args.quiet_growth or default_growth()
+        )
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

@@ -13,7 +13,7 @@ from uuid import UUID
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
-from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.wiring import make_monitor
 from rjobs.inputs.options import SweepOptions
 from rjobs.parallel.engine import ParallelRun
 from rjobs.parallel.summary import exit_code
@@ -45,7 +45,7 @@ def parallel(options: SweepOptions = SweepOptions()) -> dict[str, Any] | State: 
     def on_transition(handle: Any, previous: Any, status: Any) -> None:
         logger.debug("job %s: %s -> %s", handle.job_name, previous or "found", status.state)
 
-    monitor = JobMonitor(prepared.backend, interval=prepared.poll_interval, on_transition=on_transition)
+    monitor = make_monitor(prepared.backend, prepared.poll_interval, on_transition)
     run = build_run(prepared, monitor)
     ACTIVE_RUNS[flow_run.id] = run
     try:

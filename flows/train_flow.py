@@ -27,11 +27,10 @@ from flows.parameters import flow_docstring, flow_signature, options_from_parame
 from flows.sweep_progress import PER_CELL, ProgressArtifact, progress_for, transition_logger
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import RunLedger
-from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.plan import emit_yaml, make_plan
 from rjobs.engine.reuse import ContentIndex
 from rjobs.engine.sweep import Sweep, SweepSettings
-from rjobs.engine.wiring import PreparedSweep, prepare
+from rjobs.engine.wiring import PreparedSweep, make_monitor, prepare
 from rjobs.inputs.grid import cell_title
 from rjobs.inputs.options import ResolvedSweep, SweepOptions
 from rjobs.packing.engine import PackedSweep
@@ -68,7 +67,7 @@ def build_sweep(prepared: PreparedSweep) -> Sweep:
     interval = prepared.poll_interval
     progress = progress_for([cell.cell_id for cell in resolved.cells])
     on_transition = transition_logger(resolved.run, progress, get_run_logger())
-    monitor = JobMonitor(backend, interval=interval, on_transition=on_transition)
+    monitor = make_monitor(backend, interval, on_transition)
     reuse = ContentIndex(resolved.results_root, resolved.content)
     settings = SweepSettings(
         run=resolved.run, retries=options.retries, timeout_s=options.timeout, reuse=reuse, progress=progress

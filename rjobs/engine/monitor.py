@@ -1,4 +1,9 @@
-"""Batched status polling shared by every waiting cell: one status call per poll for all jobs in flight."""
+"""Batched status polling shared by every waiting cell: one status call per poll for all jobs in flight.
+
+On a backend where a poll is a paid request (Azure ML), the pause grows while polls find no job ended
+(`quiet_growth`, up to `max_interval`) and drops back to `interval` when one ends: jobs end in bursts, and a
+sweep spends most polls on jobs that are minutes from their end.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ class JobMonitor:
         *,
         interval: float = 2.0,
         max_interval: float = 60.0,
+        quiet_growth: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -40,6 +46,10 @@ class JobMonitor:
         self.backend = backend
         self.interval = interval
         self.max_interval = max_interval
+        if quiet_growth < 1.0:
+            raise ValueError(f"quiet_growth must be at least 1 (got {quiet_growth})")
+        self.quiet_growth = quiet_growth
+        self._pause = interval
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -118,7 +128,11 @@ class JobMonitor:
             self._next_poll = self.clock() + max(backoff, exc.retry_after or 0.0)
             return {}
         self._failures = 0
-        self._next_poll = self.clock() + self.interval * self.rng.uniform(0.9, 1.1)
+        ended = any(status.state.terminal or status.state == JobState.ABSENT for status in found.values())
+        self._pause = (
+            self.interval if ended else min(self._pause * self.quiet_growth, max(self.max_interval, self.interval))
+        )
+        self._next_poll = self.clock() + self._pause * self.rng.uniform(0.9, 1.1)
         with self._cv:
             for name, status in found.items():
                 self._latest[name] = status

@@ -10,9 +10,18 @@ from dataclasses import dataclass
 
 from rjobs.backends.base import Backend
 from rjobs.core.errors import InputError
+from rjobs.engine.monitor import JobMonitor, Transition
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, dockerfile_path, resolve
 
 DEFAULT_POLL_INTERVAL = {"local": 0.05, "azureml": 15.0}  # a local poll is a stat per job; Azure's is a request
+QUIET_GROWTH = {"local": 1.0, "azureml": 1.25}  # the pause grows by this while polls find no job ended, to 60 s
+
+
+def make_monitor(backend: Backend, interval: float, on_transition: Transition | None = None) -> JobMonitor:
+    """The monitor with the backend's cadence: on Azure ML, where a poll is a paid request, quiet polls space out."""
+    return JobMonitor(
+        backend, interval=interval, quiet_growth=QUIET_GROWTH.get(backend.name, 1.0), on_transition=on_transition
+    )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from rjobs.core.naming import check_run_name, slug
 from rjobs.engine.ledger import RunLedger
 from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.sweep import SweepSettings
-from rjobs.engine.wiring import DEFAULT_POLL_INTERVAL, make_backend
+from rjobs.engine.wiring import DEFAULT_POLL_INTERVAL, make_backend, make_monitor
 from rjobs.inputs.options import ResolvedSweep, SweepOptions, check_results_folder, content_parts
 from rjobs.inputs.service_names import check_sent_names
 from rjobs.inputs.spec import check_local_files
@@ -132,7 +132,7 @@ def prepare_parallel(options: SweepOptions) -> PreparedParallel:
 def build_run(prepared: PreparedParallel, monitor: JobMonitor | None = None) -> ParallelRun:
     """The engine objects for the run: a BatchSweep with the job's retries and timeout, on the prepared backend."""
     job, resolved = prepared.job, prepared.resolved
-    monitor = monitor or JobMonitor(prepared.backend, interval=prepared.poll_interval)
+    monitor = monitor or make_monitor(prepared.backend, prepared.poll_interval)
     settings = SweepSettings(run=resolved.run, retries=job.max_retries, timeout_s=job.timeout_s)
     ledger = RunLedger(resolved.results_root, resolved.run)
     sweep = BatchSweep(resolved.spec, resolved.cells, prepared.backend, ledger, settings, monitor)

@@ -264,6 +264,34 @@ def test_jitter_bounds_are_exact(end: str, factor: float) -> None:
     assert gaps(backend.calls) == pytest.approx([10.0 * factor] * 3)
 
 
+# --- quiet polls space out ------------------------------------------------------------------------
+
+
+def test_quiet_polls_space_out_by_the_growth_up_to_the_cap() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock, {"j": [R] * 6 + [C]})
+    monitor = make_monitor(clock, backend, interval=10.0, max_interval=40.0, quiet_growth=1.5, rng=EdgeRng("low"))
+    monitor.wait(handle("j"))
+    assert gaps(backend.calls) == pytest.approx([0.9 * p for p in (15.0, 22.5, 33.75, 40.0, 40.0, 40.0)])
+
+
+def test_a_job_ending_brings_the_pause_back_to_the_interval() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock, {"a": [R, R, R, C], "b": [R, R, C]})
+    monitor = make_monitor(clock, backend, interval=10.0, max_interval=40.0, quiet_growth=2.0, rng=EdgeRng("low"))
+    monitor.wait(handle("a"))
+    first_of_b = len(backend.calls)
+    monitor.wait(handle("b"))
+    assert gaps(backend.calls[:first_of_b]) == pytest.approx([18.0, 36.0, 36.0])
+    assert gaps(backend.calls[first_of_b:]) == pytest.approx([18.0, 36.0])  # from the interval again, not from 40
+
+
+@pytest.mark.parametrize("growth", [0.0, 0.5, 0.999])
+def test_a_growth_below_one_is_refused(growth: float) -> None:
+    with pytest.raises(ValueError, match="quiet_growth"):
+        make_monitor(FakeClock(), ScriptedBackend(FakeClock(), {}), quiet_growth=growth)
+
+
 # --- handles --------------------------------------------------------------------------------------
 
 
