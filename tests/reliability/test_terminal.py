@@ -105,7 +105,12 @@ def processes_with(token: str) -> list[int]:
 
 
 def start_sweep(
-    tmp_path: Path, *, temporary_server: bool, prefect_api: str | None, as_shell_job: bool = False
+    tmp_path: Path,
+    *,
+    temporary_server: bool,
+    prefect_api: str | None,
+    as_shell_job: bool = False,
+    extra: tuple[str, ...] = (),
 ) -> tuple[Terminal, Path, str]:
     project = tmp_path / "project"
     write_project(project, script=SLEEPY_R, command="Rscript work.R --seed ${{inputs.seed}}", inputs={"seed": 1})
@@ -118,12 +123,13 @@ def start_sweep(
         assert prefect_api is not None
         env["PREFECT_API_URL"] = prefect_api
     argv = [sys.executable, "-m", "flows.train", "--job", str(project / "job.yml"), "--results"]
-    argv += [str(project / "results"), "--run-name", "tty", "--max-concurrent", "2", "--no-mlflow"]
+    argv += [str(project / "results"), "--run-name", "tty", "--max-concurrent", "2", "--no-mlflow", *extra]
     terminal = Terminal(argv, env, as_shell_job=as_shell_job)
     started = wait_until(lambda: len(read_launches(tmp_path / "launches.txt")) == 2, 3 * OUTCOME_S)
     assert started, terminal.screen[-3000:]
     run_dir = project / "results" / "tty"
-    assert wait_until(lambda: len(job_groups(run_dir)) == 2, OUTCOME_S), terminal.screen[-3000:]
+    jobs = 1 if "--pack" in extra else 2
+    assert wait_until(lambda: len(job_groups(run_dir)) == jobs, OUTCOME_S), terminal.screen[-3000:]
     return terminal, run_dir, token
 
 
@@ -152,6 +158,28 @@ def test_ctrl_c_at_the_terminal_cancels_writes_results_and_leaves_nothing(
     screen = terminal.screen
     assert "Traceback" not in screen and "ConnectError" not in screen, screen[-3000:]
     assert "cancelled" in screen
+    assert {row["status"] for row in read_summary(run_dir).values()} == {"Canceled"}
+
+
+def test_ctrl_c_at_the_terminal_cancels_a_packed_job_and_its_r_processes(tmp_path: Path) -> None:
+    """One packed job running two of the four cells at a time: Ctrl-C cancels the pack, its R processes end, every
+    cell is Canceled (two were running, two never started) and a re-run would pack all four again."""
+    extra = ("--pack", "1", "--pack-processes", "2")
+    terminal, run_dir, token = start_sweep(tmp_path, temporary_server=True, prefect_api=None, extra=extra)
+    try:
+        groups = list(job_groups(run_dir).values())
+        r_pids = [launch.pid for launch in read_launches(tmp_path / "launches.txt")]
+
+        terminal.type_ctrl_c()
+
+        assert terminal.process.wait(timeout=2 * OUTCOME_S) == 130, terminal.screen[-3000:]
+        assert wait_until(lambda: not any(live_group_members(g) for g in groups), OUTCOME_S), "the runner still runs"
+        assert wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in r_pids), OUTCOME_S), "R still runs"
+        assert wait_until(lambda: processes_with(token) == [], OUTCOME_S), "a process of the CLI was left running"
+    finally:
+        terminal.close()
+    screen = terminal.screen
+    assert "Traceback" not in screen, screen[-3000:]
     assert {row["status"] for row in read_summary(run_dir).values()} == {"Canceled"}
 
 
