@@ -100,7 +100,8 @@ def warm_home(home: Path) -> Path:
     """A Prefect home whose database is created and migrated (one temporary server started and stopped)."""
     if not (home / "prefect.db").exists():
         code = "from prefect.server.api.server import SubprocessASGIServer as S; s = S(); s.start(); s.stop()"
-        subprocess.run([PYTHON, "-c", code], cwd=REPO, env=prefect_env(home), check=True, capture_output=True)
+        env = prefect_env(home, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")  # a fresh migration: 20 s+
+        subprocess.run([PYTHON, "-c", code], cwd=REPO, env=env, check=True, capture_output=True)
     return home
 
 
