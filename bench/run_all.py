@@ -45,7 +45,7 @@ FANOUT_LABELS = {
 
 def shipped_batching() -> tuple[int, int]:
     """flows/train_flow.py's PER_CELL_TASK_RUNS and BATCHES, read from its source (importing it imports Prefect)."""
-    text = (REPO / "flows" / "train.py").read_text(encoding="utf-8")
+    text = (REPO / "flows" / "train_flow.py").read_text(encoding="utf-8")
     per_cell = re.search(r"^PER_CELL_TASK_RUNS = (\d+)", text, re.M)
     batches = re.search(r"^BATCHES = (\d+)", text, re.M)
     assert per_cell and batches, "flows/train_flow.py: PER_CELL_TASK_RUNS or BATCHES not found"
