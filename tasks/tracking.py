@@ -11,10 +11,11 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from rjobs.backends.base import HasWorkspaceTracking, RegisteredModelRef, RegistersModels
+from rjobs.backends.base import RegisteredModelRef, RegistersModels
 from rjobs.engine.ledger import CellRecord
 from rjobs.engine.sweep import Sweep
 from rjobs.inputs.result_options import DEFAULT_MODEL_PATH, Objective, parse_objective
+from rjobs.results.job_runs import tracking_target
 from rjobs.results.plots import plot_metric_by_param
 from rjobs.results.registry import register_in_backend, register_local
 from rjobs.results.selection import select_best
@@ -34,9 +35,9 @@ def sweep_records(sweep: Sweep) -> list[CellRecord]:
 
 @task(name="log-to-mlflow", cache_policy=NO_CACHE)
 def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResult:
-    """Parent run + a child run per cell from the ledger; local sqlite store, or the workspace's MLflow on Azure."""
-    if tracking_uri is None and isinstance(sweep.backend, HasWorkspaceTracking):
-        tracking_uri = sweep.backend.tracking_uri()
+    """Parent run + a child run per cell from the ledger; local sqlite store, or the workspace's MLflow on Azure, where
+    each cell's child is its job's own run."""
+    tracking_uri, job_runs = tracking_target(sweep.backend, tracking_uri)
     result, logged = log_sweep_if_changed(
         sweep.ledger,
         sweep_records(sweep),
@@ -44,6 +45,7 @@ def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResu
         backend=sweep.backend.name,
         params=fixed_params(sweep.spec, sweep.grid_keys),
         tracking_uri=tracking_uri,
+        job_runs=job_runs,
     )
     create_markdown_artifact(
         markdown=mlflow_markdown(result, sweep.settings.run),
@@ -57,6 +59,12 @@ def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResu
             result.parent_run_id,
         )
         return result
+    if result.missing_job_runs:
+        get_run_logger().warning(
+            "MLflow %s does not hold the job runs of cell(s) %s (deleted, or run in another workspace): not logged",
+            result.tracking_uri,
+            ", ".join(result.missing_job_runs),
+        )
     get_run_logger().info(
         "MLflow %s: parent run %s, %d run(s) created, %d updated, %d artifact folder(s) logged",
         result.tracking_uri,

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from rjobs.core.states import JobState
 from rjobs.inputs.spec import InputSpec, JobSpec, Scalar
+
+if TYPE_CHECKING:
+    from rjobs.engine.ledger import CellRecord
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,17 @@ class HasWorkspaceTracking(Protocol):
     """The backend's service has its own MLflow tracking server, the default place to log a sweep."""
 
     def tracking_uri(self) -> str: ...
+
+
+@runtime_checkable
+class JobsAreMlflowRuns(Protocol):
+    """Every job already is a run in the service's own MLflow (Azure ML), so a sweep logged there nests the cells' job
+    runs under its parent run instead of logging copies of them."""
+
+    def job_run_id(self, record: CellRecord) -> str | None:
+        """The MLflow run id of the cell's latest job in this sweep; None when it had none (never ran, or reused
+        another sweep's job)."""
+        ...
 
 
 @runtime_checkable

@@ -1,11 +1,13 @@
 """Finding a sweep's runs in an MLflow store by their tags: the parent run per sweep and a child run per cell.
 
-Values go into MLflow filter strings, so what is searched for is checked first (check_filter_value).
+Values go into MLflow filter strings, so what is searched for is checked first (check_filter_value). The searches
+stay within what Azure ML's MLflow server answers as well: tag equality joined by AND, tag keys unescaped (no
+backticks), ordered by the start_time run field; no LIKE/ILIKE, no != on tags, no OR, no ordering by attributes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from rjobs.core.errors import InputError
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
 RUN_TAG, CELL_TAG, KIND_TAG = "rjobs.run", "rjobs.cell", "rjobs.kind"
 PARENT_TAG = "mlflow.parentRunId"
 SAFE_VALUE = "a value without quotes: letters, digits, '_', '-', '.' and '/'"
+# Azure ML MLflow support matrix: https://learn.microsoft.com/azure/machine-learning/how-to-track-experiments-mlflow
+OLDEST_FIRST = ["start_time ASC"]
 
 
 def check_filter_value(what: str, value: str) -> str:
@@ -24,6 +28,12 @@ def check_filter_value(what: str, value: str) -> str:
     if not value or any(ch in value for ch in "'\"`\\\n"):
         raise InputError(None, what, f"{value!r} cannot be searched for in MLflow", f"use {SAFE_VALUE}")
     return value
+
+
+def tag_filter(tags: Mapping[str, str]) -> str:
+    """`tags.<key> = '<value>' AND ...`: MLflow reads tags.rjobs.run as the tag rjobs.run, and Azure ML's server
+    does not take escaped (backticked) keys."""
+    return " AND ".join(f"tags.{key} = '{check_filter_value(key, value)}'" for key, value in tags.items())
 
 
 def all_experiment_ids(client: MlflowClient) -> list[str]:
@@ -47,8 +57,8 @@ def find_parent(client: MlflowClient, run: str, experiment_ids: Sequence[str] | 
         return None
     found = client.search_runs(
         list(experiment_ids),
-        f"tags.`{RUN_TAG}` = '{run}' and tags.`{KIND_TAG}` = 'sweep'",
-        order_by=["attributes.start_time ASC"],
+        tag_filter({RUN_TAG: run, KIND_TAG: "sweep"}),
+        order_by=OLDEST_FIRST,
         max_results=10,
     )
     return found[0] if found else None
@@ -61,8 +71,8 @@ def find_children(client: MlflowClient, experiment_id: str, parent_run_id: str) 
     while True:
         page = client.search_runs(
             [experiment_id],
-            f"tags.`{PARENT_TAG}` = '{parent_run_id}' and tags.`{KIND_TAG}` = 'cell'",
-            order_by=["attributes.start_time ASC"],
+            tag_filter({PARENT_TAG: parent_run_id, KIND_TAG: "cell"}),
+            order_by=OLDEST_FIRST,
             max_results=1000,
             page_token=token,
         )

@@ -1,4 +1,5 @@
-"""Log a finished sweep to MLflow from the ledger: a parent run per sweep and a nested child run per cell.
+"""Log a finished sweep to MLflow from the ledger: a parent run per sweep and a nested child run per cell (on a
+backend whose jobs are MLflow runs, the cell's job run itself: rjobs.results.job_runs).
 
 Re-logging the same sweep updates its runs in place (found by the tags rjobs.run and rjobs.cell), so the
 orchestrator can call it after every resume; one process at a time per sweep (results.mlflow_lock), so two flows on
@@ -9,8 +10,6 @@ fluent API keeps global state.
 from __future__ import annotations
 
 import logging
-import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +21,12 @@ from rjobs.core.naming import slug
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord, RunLedger
 from rjobs.inputs.spec import JobSpec
+from rjobs.results.job_runs import JobRunIds, log_job_run
 from rjobs.results.mlflow_artifacts import ARTIFACT_PATH as ARTIFACT_PATH
 from rjobs.results.mlflow_artifacts import log_outputs, outputs_listing
 from rjobs.results.mlflow_lock import sweep_log_lock
+from rjobs.results.mlflow_logging import cell_tags, log_batch
+from rjobs.results.mlflow_logging import mlflow_key as mlflow_key
 from rjobs.results.mlflow_runs import (
     CELL_TAG,
     KIND_TAG,
@@ -44,7 +46,6 @@ log = logging.getLogger(__name__)
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 OUTPUTS_HASH_TAG = "rjobs.outputs_sha256"
-MAX_PARAM_LENGTH, MAX_TAG_LENGTH, BATCH = 6000, 8000, 100
 AZURE_EXTRA_FIX = "install the optional extra (uv sync --extra azureml-mlflow), or pass --tracking-uri or --no-mlflow"
 
 
@@ -59,6 +60,8 @@ class TrackingResult:
     created: int = 0
     updated: int = 0
     artifacts_logged: int = 0
+    missing_job_runs: list[str] = field(default_factory=list)
+    """Cells whose job run the store does not hold (deleted, another workspace): skipped, not copied."""
 
 
 def local_tracking_uri(results_root: str | Path) -> str:
@@ -119,16 +122,6 @@ def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | Non
     return experiment.experiment_id
 
 
-def mlflow_key(name: str) -> str:
-    """Param and metric names as MLflow accepts them (word characters, '.', '-', ' ' and '/')."""
-    return re.sub(r"[^\w.\- /]", "_", str(name)) or "_"
-
-
-def _clip(value: Any, limit: int) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _millis(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1000)
 
@@ -153,42 +146,6 @@ def sweep_status(states: Sequence[JobState]) -> str:
     return "KILLED"
 
 
-def _log_batch(
-    client: MlflowClient,
-    run: Run | None,
-    run_id: str,
-    params: Mapping[str, Any],
-    metrics: Mapping[str, float],
-    tags: Mapping[str, Any],
-) -> bool:
-    """Log only what differs from the run as stored: params are immutable, metrics get a newer point."""
-    from mlflow.entities import Metric, Param, RunTag
-
-    old_params = run.data.params if run else {}
-    old_metrics = run.data.metrics if run else {}
-    old_tags = run.data.tags if run else {}
-    new_params = []
-    for key, value in params.items():
-        key, text = mlflow_key(key), _clip(value, MAX_PARAM_LENGTH)
-        if key not in old_params:
-            new_params.append(Param(key, text))
-        elif old_params[key] != text:
-            log.warning("run %s: param %s stays %r (params are immutable in MLflow)", run_id, key, old_params[key])
-    now = int(time.time() * 1000)
-    values = {mlflow_key(k): float(v) for k, v in metrics.items()}
-    new_metrics = [Metric(k, v, now, 0) for k, v in values.items() if old_metrics.get(k) != v]
-    texts = {k: _clip(v, MAX_TAG_LENGTH) for k, v in tags.items()}
-    new_tags = [RunTag(k, v) for k, v in texts.items() if old_tags.get(k) != v]
-    for start in range(0, max(len(new_params), len(new_metrics), len(new_tags)), BATCH):
-        client.log_batch(
-            run_id,
-            metrics=new_metrics[start : start + BATCH],
-            params=new_params[start : start + BATCH],
-            tags=new_tags[start : start + BATCH],
-        )
-    return bool(new_params or new_metrics or new_tags)
-
-
 def _finish_run(client: MlflowClient, run: Run | None, run_id: str, status: str, end_ms: int | None) -> bool:
     if run is not None and run.info.status == status and (end_ms is None or run.info.end_time == end_ms):
         return False
@@ -197,23 +154,6 @@ def _finish_run(client: MlflowClient, run: Run | None, run_id: str, status: str,
     else:
         client.set_terminated(run_id, status=status, end_time=end_ms)
     return True
-
-
-def cell_tags(run: str, record: CellRecord) -> dict[str, str]:
-    """run, cell, job name, attempt and status, plus the error and job URL when there is one."""
-    tags = {
-        RUN_TAG: run,
-        CELL_TAG: record.cell,
-        KIND_TAG: "cell",
-        "rjobs.job_name": record.job_name,
-        "rjobs.attempt": str(record.attempt),
-        "rjobs.status": record.state,
-    }
-    if record.error:
-        tags["rjobs.error"] = record.error.strip()
-    if record.url:
-        tags["rjobs.url"] = record.url
-    return tags
 
 
 def log_sweep(
@@ -225,14 +165,16 @@ def log_sweep(
     params: Mapping[str, Any] | None = None,
     tracking_uri: str | None = None,
     client: MlflowClient | None = None,
+    job_runs: JobRunIds | None = None,
 ) -> TrackingResult:
-    """Create or update the sweep's parent run and one child run per record; artifacts only when changed. Holds the
-    sweep's MLflow lock throughout, so what it finds by tag is still all there is when it creates what is missing."""
+    """Create or update the sweep's parent run and one child run per record; artifacts only when changed. With
+    job_runs, each cell's child is its job run (found by id, never created, no artifacts). Holds the sweep's MLflow
+    lock throughout, so what it finds by tag is still all there is when it creates what is missing."""
     check_filter_value("run name", ledger.run)
     for record in records:
         check_filter_value("cell", record.cell)
     with sweep_log_lock(ledger.run_dir):
-        return _log_sweep(ledger, records, experiment, backend, params, tracking_uri, client)
+        return _log_sweep(ledger, records, experiment, backend, params, tracking_uri, client, job_runs)
 
 
 def _log_sweep(
@@ -243,6 +185,7 @@ def _log_sweep(
     params: Mapping[str, Any] | None,
     tracking_uri: str | None,
     client: MlflowClient | None,
+    job_runs: JobRunIds | None,
 ) -> TrackingResult:
     tracking_uri = tracking_uri or local_tracking_uri(ledger.root)
     client = client or make_client(tracking_uri)
@@ -276,11 +219,23 @@ def _log_sweep(
     else:
         result.parent_run_id = parent.info.run_id
     parent_tags = {RUN_TAG: ledger.run, KIND_TAG: "sweep", "rjobs.backend": backend, "rjobs.cells": str(len(records))}
-    changed = _log_batch(client, parent, result.parent_run_id, dict(params or {}), {}, parent_tags)
+    changed = log_batch(client, parent, result.parent_run_id, dict(params or {}), {}, parent_tags)
 
-    children = find_children(client, experiment_id, result.parent_run_id) if parent is not None else {}
-    for record in records:
-        result.child_run_ids[record.cell] = _log_cell(client, ledger, record, experiment_id, result, children)
+    if job_runs is not None:
+        for record in records:
+            job_run = job_runs(record)
+            run_id, cell_changed = log_job_run(
+                client, ledger.run, record, job_run, result.parent_run_id, experiment_id, tracking_uri
+            )
+            if run_id is not None:
+                result.child_run_ids[record.cell] = run_id
+                result.updated += int(cell_changed)
+            elif job_run:
+                result.missing_job_runs.append(record.cell)
+    else:
+        children = find_children(client, experiment_id, result.parent_run_id) if parent is not None else {}
+        for record in records:
+            result.child_run_ids[record.cell] = _log_cell(client, ledger, record, experiment_id, result, children)
 
     status = sweep_status([r.job_state for r in records])
     end_ms = _millis(max(ends)) if ends else None
@@ -311,7 +266,7 @@ def _log_cell(
         result.created += 1
     else:
         run_id = child.info.run_id
-    changed = _log_batch(client, child, run_id, record.params, record.metrics, cell_tags(ledger.run, record))
+    changed = log_batch(client, child, run_id, record.params, record.metrics, cell_tags(ledger.run, record))
     outputs = ledger.outputs_dir(record.cell)
     listing = outputs_listing(outputs)
     digest = hash_listing(listing.files) if listing.files else ""

@@ -12,6 +12,7 @@ from typing import Any
 
 from rjobs.core.files import atomic_write_json, iter_outputs
 from rjobs.engine.ledger import CellRecord, RunLedger
+from rjobs.results.job_runs import JobRunIds
 from rjobs.results.mlflow_lock import sweep_log_lock
 from rjobs.results.tracking import TrackingResult, local_tracking_uri, log_sweep
 
@@ -69,6 +70,7 @@ def log_sweep_if_changed(
     backend: str,
     params: Mapping[str, Any] | None = None,
     tracking_uri: str | None = None,
+    job_runs: JobRunIds | None = None,
 ) -> tuple[TrackingResult, bool]:
     """log_sweep, unless the last successful log held the same records; the result and whether it logged.
     The record is written only after log_sweep returns: a failed log is retried on the next run. The check, the log
@@ -80,7 +82,13 @@ def log_sweep_if_changed(
         if previous is not None:
             return previous, False
         result = log_sweep(
-            ledger, records, experiment=experiment, backend=backend, params=params, tracking_uri=tracking_uri
+            ledger,
+            records,
+            experiment=experiment,
+            backend=backend,
+            params=params,
+            tracking_uri=tracking_uri,
+            job_runs=job_runs,
         )
         record = {"fingerprint": digest, **{k: v for k, v in asdict(result).items() if k in RECORDED}}
         atomic_write_json(record_path(ledger), record)

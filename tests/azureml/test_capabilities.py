@@ -11,7 +11,7 @@ import pytest
 
 from rjobs.backends.azureml.backend import AzureMLBackend
 from rjobs.backends.azureml.models import job_output_uri
-from rjobs.backends.base import Backend, HasWorkspaceTracking, ListsRunJobs, RegistersModels
+from rjobs.backends.base import Backend, HasWorkspaceTracking, JobsAreMlflowRuns, ListsRunJobs, RegistersModels
 from rjobs.core.errors import InputError
 from rjobs.testing.fake_mlclient import FakeClock, FakeMLClient, JobScript
 
@@ -31,6 +31,7 @@ def test_the_backend_declares_its_capabilities(backend: AzureMLBackend) -> None:
     assert isinstance(backend, Backend)
     assert isinstance(backend, ListsRunJobs)
     assert isinstance(backend, HasWorkspaceTracking)
+    assert isinstance(backend, JobsAreMlflowRuns)
     assert isinstance(backend, RegistersModels)
 
 
@@ -41,7 +42,7 @@ def test_tracking_uri_without_azureml_mlflow_is_one_line(monkeypatch: pytest.Mon
         AzureMLBackend(client).tracking_uri()
     message = str(caught.value)
     assert "azureml-mlflow" in message and "\n" not in message
-    assert client.workspaces.asked == []
+    assert client.workspaces.asked == ["ws"]  # the URI's scheme says whether the plugin is needed
 
 
 def test_tracking_uri_is_the_workspaces(monkeypatch: pytest.MonkeyPatch) -> None:

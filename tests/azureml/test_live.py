@@ -1,6 +1,7 @@
 """Against a real workspace, skipped without one: a 2-cell sweep (upload, build, smoke, submit, poll, collect), and
 what issue 21 changed: polling by listing with more than 5 jobs in flight, an image that fails to build, cancellation
-seen through, and model registration. RJOBS_LIVE_COMPUTE names the compute (else the job.yml's)."""
+seen through, model registration, and a sweep's job runs nested in the workspace's MLflow. RJOBS_LIVE_COMPUTE names
+the compute (else the job.yml's)."""
 
 from __future__ import annotations
 
@@ -117,3 +118,48 @@ def test_a_model_is_registered_once_from_a_job_output(project: Path, cell_job) -
     first = backend.register_model("rjobs-live-model", name, "outputs/metrics.json", {}, "rjobs live test")
     again = backend.register_model("rjobs-live-model", name, "outputs/metrics.json", {}, "rjobs live test")
     assert first.created and not again.created and again.version == first.version
+
+
+def test_a_sweep_in_the_workspace_mlflow_nests_its_job_runs(project: Path, cell_job) -> None:
+    """Issue 21 defect 10 on the real MLflow server: the job runs become the parent's children (found again by the
+    tag searches tracking uses), no copies, and logging again changes nothing."""
+    pytest.importorskip("azureml.mlflow")
+    from rjobs.engine.ledger import CellRecord, RunLedger
+    from rjobs.results.job_runs import tracking_target
+    from rjobs.results.mlflow_runs import PARENT_TAG, find_children, find_parent
+    from rjobs.results.tracking import log_sweep, make_client
+
+    backend, spec, data = prepared(project)
+    run = f"live{int(time.time())}t"
+    jobs = [cell_job(spec, {"seed": seed}, data=data, run=run) for seed in (1, 2)]
+    result = drive(backend, jobs, time.sleep, max_concurrent=2, interval=INTERVAL_S, max_polls=180)
+    assert set(result.states.values()) == {JobState.COMPLETED}
+    records = [
+        CellRecord(
+            job.cell_id,
+            dict(job.params),
+            state=JobState.COMPLETED.value,
+            job_name=job.job_name,
+            metrics=json.loads((job.cell_dir / "outputs" / "metrics.json").read_text()),
+        )
+        for job in jobs
+    ]
+    ledger = RunLedger(jobs[0].cell_dir.parent.parent, run)
+    uri, job_runs = tracking_target(backend, None)
+    logged = log_sweep(
+        ledger, records, experiment=spec.experiment, backend=backend.name, tracking_uri=uri, job_runs=job_runs
+    )
+    again = log_sweep(
+        ledger, records, experiment=spec.experiment, backend=backend.name, tracking_uri=uri, job_runs=job_runs
+    )
+
+    assert logged.child_run_ids == {job.cell_id: job.job_name for job in jobs} and logged.missing_job_runs == []
+    assert (again.created, again.updated, again.artifacts_logged) == (0, 0, 0)
+    client = make_client(uri)
+    parent = find_parent(client, run, [logged.experiment_id])
+    assert parent is not None and parent.info.run_id == logged.parent_run_id
+    assert {
+        cell: r.info.run_id for cell, r in find_children(client, logged.experiment_id, parent.info.run_id).items()
+    } == (logged.child_run_ids)
+    for job in jobs:
+        assert client.get_run(job.job_name).data.tags[PARENT_TAG] == logged.parent_run_id

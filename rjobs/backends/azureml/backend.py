@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rjobs.backends.azureml.assets import CodeAssets, CodeUploader, DataAssets
 from rjobs.backends.azureml.calls import ServiceCalls
@@ -36,11 +36,15 @@ from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus, 
 from rjobs.core.retry import RetryPolicy
 from rjobs.inputs.spec import InputSpec, JobSpec
 
+if TYPE_CHECKING:
+    from rjobs.engine.ledger import CellRecord
+
 
 class AzureMLBackend:
     """Jobs named `<run>-<cell>[-rN]` in one workspace; a name that exists is attached to, never duplicated.
 
-    Implements Backend and the capabilities ListsRunJobs, HasWorkspaceTracking and RegistersModels."""
+    Implements Backend and the capabilities ListsRunJobs, HasWorkspaceTracking, JobsAreMlflowRuns and
+    RegistersModels."""
 
     remote = True
 
@@ -152,11 +156,19 @@ class AzureMLBackend:
         return self.statuses.jobs_of_run(run)
 
     def tracking_uri(self) -> str:
-        """The workspace's MLflow, reached through the azureml-mlflow plugin (checked first, in one line)."""
+        """The workspace's MLflow; an azureml:// one is reached through the azureml-mlflow plugin, checked in one line
+        (the flow checks it before any job runs, rjobs.engine.wiring)."""
         from rjobs.results.tracking import require_azureml_mlflow
 
-        require_azureml_mlflow()
-        return workspace_tracking_uri(self.ml_client)
+        uri = workspace_tracking_uri(self.ml_client)
+        if uri.startswith("azureml:"):
+            require_azureml_mlflow()
+        return uri
+
+    def job_run_id(self, record: CellRecord) -> str | None:
+        """Every Azure ML job is a run in the workspace's MLflow whose run id is the job's name; a cell reused from
+        another sweep has none of its own here (its job run stays that sweep's)."""
+        return None if record.reused_from else record.job_name or None
 
     def register_model(
         self, name: str, job_name: str, model_path: str, tags: Mapping[str, str], description: str

@@ -33,6 +33,7 @@ from rjobs.testing.fake_azureml.lifecycle import (
     phase_at,
     write_default_log,
 )
+from rjobs.testing.fake_azureml.mlflow_runs import JobRuns
 from rjobs.testing.fake_azureml.persistence import Snapshot, StateFile
 from rjobs.testing.fake_azureml.wire import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, WORKSPACE_ID, arm_id, iso
 
@@ -67,6 +68,7 @@ class FakeMLClient:
         fault_operations: str = "*",
         retry_after: float | None = 3.0,
         command_timeout: float = 300.0,
+        mlflow_store: Path | None = None,
     ) -> None:
         self.clock = clock or FakeClock()
         self.seed = seed
@@ -109,6 +111,8 @@ class FakeMLClient:
         }
         self._sequence = 0
         self._state_file = StateFile(self.persist_path) if self.persist_path else None
+        self.job_runs = JobRuns(mlflow_store, self.store) if mlflow_store is not None else None
+        """The workspace's MLflow (a sqlite store), a run per job named as the job; None: not modelled."""
         self._load()
         self.jobs = Jobs(self)
         self.environments = Environments(self)
@@ -216,6 +220,7 @@ class FakeMLClient:
                     return "CancelRequested"
                 record["final"] = "Canceled"
                 self._finish(record, "Canceled")
+                self._run_ended(record, "Canceled")
                 self._save()
                 return "Canceled"
             if current is not None:
@@ -226,8 +231,20 @@ class FakeMLClient:
             else:
                 self._finish(record, outcome)
             record["final"] = outcome
+            self._run_ended(record, outcome)
             self._save()
             return outcome
+
+    def _job_created(self, record: dict[str, Any]) -> None:
+        """A new job is a new run in the workspace's MLflow, in the job's experiment."""
+        if self.job_runs is not None:
+            properties = record["rest"]["properties"]
+            experiment = properties.get("experimentName") or properties.get("experiment_name") or "Default"
+            self.job_runs.start(record["rest"]["name"], str(experiment), record["created"])
+
+    def _run_ended(self, record: dict[str, Any], outcome: str) -> None:
+        if self.job_runs is not None:
+            self.job_runs.finish(record["rest"]["name"], outcome, self.clock.now)
 
     def _artifact_dir(self, name: str) -> Path:
         return artifact_dir(self.store, name)

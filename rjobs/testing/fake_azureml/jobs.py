@@ -49,6 +49,7 @@ class Jobs(Ops):
         }
         record.update(client.planner.plan(job.name))
         client._jobs[job.name] = record
+        client._job_created(record)
         client._save()
         if late:
             raise client._fault_error("jobs.create_or_update", late, None)

@@ -129,6 +129,7 @@ class JobRoutes:
         if environment is not None and environment[0] in workspace.broken_images:
             record.update(failed_image_build(workspace.broken_images[environment[0]]))
         workspace._jobs[name] = record
+        workspace._job_created(record)
         workspace._save()
         return json_reply(201, self.resource(record))
 

@@ -132,7 +132,12 @@ class WorkspaceRoutes:
         ]
 
     def get_workspace(self, request: Request) -> Reply:
-        return json_reply(200, workspace_resource())
+        """The workspace; its MLflow tracking URI the fake's job-run store when it keeps one."""
+        resource = workspace_resource()
+        job_runs = self.service.workspace.job_runs
+        if job_runs is not None:
+            resource["properties"]["mlFlowTrackingUri"] = job_runs.tracking_uri
+        return json_reply(200, resource)
 
     def discovery(self, request: Request) -> Reply:
         base = f"https://{API_HOST}"
