@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from prefect import flow, get_run_logger, tags
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture, as_completed
 from prefect.states import Failed, State
@@ -99,8 +99,7 @@ def fan_out(sweep: Sweep, limit: int) -> None:
             while pending and len(running) < window:
                 ids = pending.popleft()
                 if pool is None:
-                    with tags(f"cell:{ids[0]}"):
-                        running[run_cell.submit(sweep, ids[0], cell_title(sweep.cells[ids[0]].params))] = ids
+                    running[run_cell.submit(sweep, ids[0], cell_title(sweep.cells[ids[0]].params))] = ids
                 else:
                     running[run_cells.submit(sweep, ids, pool, ids[0], len(ids))] = ids
             finished = next(as_completed(list(running)))

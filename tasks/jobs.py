@@ -15,9 +15,10 @@ from rjobs.core.states import JobState
 from rjobs.engine.sweep import CellResult, Outcome, Sweep
 
 
-@task(name="run-cell", task_run_name="{title}", cache_policy=NO_CACHE)
+@task(name="run-cell", task_run_name="{title} ({cell_id})", cache_policy=NO_CACHE)
 def run_cell(sweep: Sweep, cell_id: str, title: str) -> CellResult | State:
-    """Run one cell to a terminal state, its task run named after its parameters (the cell id is its tag); a
+    """Run one cell to a terminal state, its task run named after its parameters and cell id (not a tag: Prefect
+    asks the server for tag concurrency slots before every tagged task run, 0.3-0.6 s a cell here); a
     failed cell fails its task run only, after its record is saved, with one line and the log's place as the
     message (an R error is the user's, not a Python traceback); a reused cell ends Cached, as Prefect shows reuse."""
     result = sweep.run_cell(cell_id)

@@ -72,7 +72,8 @@ def task_states(run: str) -> dict[str, str]:
         task_runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[f.id for f in flow_runs]))
         )
-    return {t.name: t.state.name for t in task_runs if t.name.startswith("model=") and t.state is not None}
+    named = {t.name.rsplit(" (", 1)[0]: t for t in task_runs if t.name.startswith("model=")}  # less " (<cell id>)"
+    return {name: t.state.name for name, t in named.items() if t.state is not None}
 
 
 def test_changed_code_reuses_nothing(demo_project: Path, tmp_path: Path) -> None:
