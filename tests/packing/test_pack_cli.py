@@ -24,7 +24,6 @@ task: {type: run_function, code: src, entry_script: score.R}
         (["--pack", "0"], "--pack: must be at least 1 (got 0)"),
         (["--pack", "two"], "--pack: must be a number (got two)"),
         (["--pack-processes", "0"], "--pack-processes: must be at least 1 (got 0)"),
-        (["--pack", "2", "--backend", "azureml"], "runs packed jobs on the local backend only so far, not azureml"),
         (["--pack", "2", "--global-limit", "quota"], "--global-limit: quota: caps jobs in flight across sweeps"),
     ],
 )
