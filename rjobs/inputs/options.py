@@ -213,15 +213,22 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
 
 
 def check_pack(options: SweepOptions, job_type: str = "command") -> None:
-    """--pack packs a command job's grid cells (local and azureml backends); elsewhere it is refused before anything
-    runs."""
+    """--pack packs a command job's grid cells (local and azureml backends) and a parallel job's batches (local);
+    elsewhere it is refused before anything runs."""
     if options.pack is None:
         return
-    if job_type != "command":
+    if job_type == "parallel" and options.backend != "local":
         raise InputError(
             "--pack",
             str(options.pack),
-            f"packs the cells of a grid sweep; a type: {job_type} job is not packed yet",
+            f"packs a parallel job's batches on the local backend only so far, not {options.backend}",
+            "drop --pack, or run with --backend local",
+        )
+    if job_type not in ("command", "parallel"):
+        raise InputError(
+            "--pack",
+            str(options.pack),
+            f"packs the cells of a grid sweep or a parallel job's batches; a type: {job_type} job is not packed yet",
             "drop --pack",
         )
     if options.global_limit:

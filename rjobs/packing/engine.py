@@ -56,7 +56,14 @@ class LivePack:
 class PackedSweep:
     """Runs a Sweep's cells in packed jobs and leaves its ledger and results exactly as its own fan-out would."""
 
-    def __init__(self, sweep: Sweep, packs: int, processes: int, on_progress: Callable[[str], None] = log.info) -> None:
+    def __init__(
+        self,
+        sweep: Sweep,
+        packs: int,
+        processes: int,
+        on_progress: Callable[[str], None] = log.info,
+        on_item: Callable[[CellRecord], None] | None = None,
+    ) -> None:
         if not isinstance(sweep.backend, RunsPackedJobs):
             raise TypeError(f"the {sweep.backend.name} backend cannot run packed jobs")
         self.sweep = sweep
@@ -64,6 +71,8 @@ class PackedSweep:
         self.packs = packs
         self.processes = processes
         self.on_progress = on_progress
+        self.on_item = on_item
+        """Told of every item that reached its final state in a pack (Completed, or Failed out of attempts)."""
         self.live: dict[str, LivePack] = {}
         self.attempts: dict[str, int] = {}
         self.todo: list[str] = []
@@ -130,8 +139,8 @@ class PackedSweep:
         return True
 
     def _may_retry(self, record: CellRecord) -> bool:
-        """The sweep's rule: failures within --retries are tried again, a timeout never is."""
-        return record.failures <= self.sweep.settings.retries and not record.error.startswith("timed out")
+        """The sweep's own rule (a command sweep never retries a timeout; a parallel job's batches do)."""
+        return self.sweep._may_retry(record)
 
     def _launch(self, cell_ids: list[str]) -> str:
         """Write the pack's folder, start its job, and record every item as submitted in it."""
@@ -236,6 +245,8 @@ class PackedSweep:
 
     def _count(self, cell_id: str, harvest: Harvest) -> None:
         self.attempts[cell_id] = self.attempts.get(cell_id, 0) + harvest.attempts
+        if harvest.final and self.on_item is not None:
+            self.on_item(harvest.record)
 
     def _results(self) -> None:
         """Each cell's result for run.json and the flow's final state, as the Sweep's own fan-out leaves them."""
