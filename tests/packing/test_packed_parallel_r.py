@@ -38,7 +38,15 @@ def test_batches_run_in_instance_count_packs_and_append_the_unpacked_rows(tmp_pa
     job = make_project(tmp_path, FOLDER, mini_batch_size="2", **RESOURCES)
     _, plain = run_parallel(job, "plain")
     packed = run_packed(job, "packed")
-    assert (packed["batches"], packed["completed"], packed["rows"]) == (4, 4, 7)
+    assert (
+        (packed["batches"], packed["completed"], packed["rows"])
+        == (4, 4, 7)
+        == (
+            plain["batches"],
+            plain["completed"],
+            plain["rows"],
+        )
+    )
     assert rows(tmp_path / "results" / "packed") == rows(tmp_path / "results" / "plain")
     packs = sorted((tmp_path / "results" / "packed" / ".packs" / ".jobs").iterdir())
     assert len(packs) == 2  # resources.instance_count
