@@ -80,11 +80,21 @@ class PackMirror:
                 raise
 
     def _download(self, handle: JobHandle, pack_dir: Path) -> None:
-        """The whole output through jobs.download, for a pack that is over, when its storage cannot be streamed."""
+        """The whole output through jobs.download, for a pack that is over, when its storage cannot be streamed; a
+        job gone from the workspace brings nothing (its unfinished items run again)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        pack_dir.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=".download-", dir=pack_dir))
         try:
             download = self.calls.ml_client.jobs.download
-            self.calls("jobs.download", download, handle.job_name, download_path=str(folder), output_name=PACK_OUTPUT)
+            try:
+                self.calls(
+                    "jobs.download", download, handle.job_name, download_path=str(folder), output_name=PACK_OUTPUT
+                )
+            except ResourceNotFoundError:
+                log.warning("packed job %s is gone from the workspace: nothing to bring", handle.job_name)
+                return
             refused: list[str] = []
             relocate(folder / NAMED_OUTPUTS_DIR / PACK_OUTPUT, pack_dir, refused)
             for name in refused:

@@ -27,6 +27,7 @@ from rjobs.testing.fake_azureml.jobs import Jobs
 from rjobs.testing.fake_azureml.lifecycle import (
     CANCEL_DELAY,
     FINAL,
+    Cluster,
     JobPlanner,
     JobScript,
     artifact_dir,
@@ -70,6 +71,7 @@ class FakeMLClient:
         retry_after: float | None = 3.0,
         command_timeout: float = 300.0,
         live_commands: bool = False,
+        cluster: Cluster | None = None,
     ) -> None:
         self.clock = clock or FakeClock()
         self.seed = seed
@@ -95,6 +97,7 @@ class FakeMLClient:
             preemption_rate=preemption_rate,
             not_responding_rate=not_responding_rate,
             run_commands=run_commands,
+            cluster=cluster,
         )
         self.faults = FaultPlan(fault_rates, fault_operations, retry_after)
         self.commands = CommandRunner(self.store, rscript_env or {}, command_timeout)
