@@ -182,6 +182,11 @@ class RunsPackedJobs(Protocol):
         """The item's argv when work_dir (its own copy of the code) is R's working directory."""
         ...
 
+    def item_files(self, job: CellJob) -> dict[str, Path]:
+        """Local files the item reads that its packed job must carry (relative name in the item's folder -> local
+        path); none where the job reads this machine's files in place."""
+        ...
+
     def submit_pack(self, launch: PackLaunch) -> JobHandle:
         """Start the runner over launch.pack_dir as one job named launch.name; an existing one is attached to."""
         ...

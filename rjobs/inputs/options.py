@@ -213,17 +213,10 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
 
 
 def check_pack(options: SweepOptions, job_type: str = "command") -> None:
-    """--pack packs a command job's grid cells (local and azureml backends) and a parallel job's batches (local);
-    elsewhere it is refused before anything runs."""
+    """--pack packs a command job's grid cells and a parallel job's batches; elsewhere it is refused before anything
+    runs."""
     if options.pack is None:
         return
-    if job_type == "parallel" and options.backend != "local":
-        raise InputError(
-            "--pack",
-            str(options.pack),
-            f"packs a parallel job's batches on the local backend only so far, not {options.backend}",
-            "drop --pack, or run with --backend local",
-        )
     if job_type not in ("command", "parallel"):
         raise InputError(
             "--pack",

@@ -160,8 +160,10 @@ class PackedSweep:
             snapshot = code_snapshot(spec.code, exclude=exclude) if spec.code is not None else None
             items = []
             for entry in entries:
-                argv = self.backend.item_argv(jobs[entry.item_id], item_work_dir(pack_dir, entry.item_id))
-                items.append(PackItem(entry.item_id, entry.first_attempt, entry.last_attempt, argv))
+                job = jobs[entry.item_id]
+                argv = self.backend.item_argv(job, item_work_dir(pack_dir, entry.item_id))
+                files = self.backend.item_files(job)
+                items.append(PackItem(entry.item_id, entry.first_attempt, entry.last_attempt, argv, files))
             write_pack(pack_dir, items, snapshot, spec.outputs)
         launch = PackLaunch(name, pack_dir, list(jobs.values()), self.processes, sweep.settings.timeout_s)
         handle = self.backend.submit_pack(launch)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rjobs.core.files import LOG_FILE, OUTPUTS_DIR, atomic_write_text
@@ -37,6 +37,8 @@ class PackItem:
     first_attempt: int
     last_attempt: int
     argv: Sequence[str]
+    files: Mapping[str, Path] = field(default_factory=dict)
+    """Local files the item reads, copied into its folder under these relative names (a remote pack ships them)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ def write_pack(
         if not ITEM_ID.match(item.item_id):
             raise ValueError(f"item id {item.item_id!r} is not a safe folder name")
         item_dir(pack_dir, item.item_id).mkdir(parents=True)
+        for name, source in item.files.items():
+            target = item_dir(pack_dir, item.item_id) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
         atomic_write_text(item_dir(pack_dir, item.item_id) / COMMAND_FILE, command_text(item.argv, names))
     lines = "".join(f"{item.item_id} {item.first_attempt} {item.last_attempt}\n" for item in items)
     atomic_write_text(pack_dir / ITEMS_FILE, lines)

@@ -42,6 +42,7 @@ class BatchSweep(Sweep):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._staged: dict[str, InputSpec] = {}
+        self.packed = False
 
     def stage_data(self, uploaded: Mapping[str, str] | None = None) -> dict[str, InputSpec]:
         """The job's shared inputs once; the batch's own input is staged per batch (cell_job), never as a whole."""
@@ -52,7 +53,7 @@ class BatchSweep(Sweep):
 
     def cell_job(self, cell: Cell, attempt: int) -> CellJob:
         job = super().cell_job(cell, attempt)
-        if not self.backend.remote:
+        if not self.backend.remote or self.packed:  # a packed batch's file travels in its pack (item_files)
             return job
         if cell.cell_id not in self._staged:
             batch_input = {MINI_BATCH_INPUT: job.inputs[MINI_BATCH_INPUT]}
@@ -178,6 +179,8 @@ class ParallelRun:
                 on_done(CellResult(record, Outcome.SUBMITTED, 1))
 
         job = self.job
+        if isinstance(self.sweep, BatchSweep):
+            self.sweep.packed = True
         self.packed = PackedSweep(
             self.sweep, job.instance_count, job.max_concurrency_per_instance, on_progress=log.info, on_item=ended
         )

@@ -151,6 +151,8 @@ def test_a_pack_cancelled_half_way_keeps_its_finished_items_and_the_rerun_packs_
         {"seed": 4, "mode": "gate"},
     ]
     job = project(tmp_path / "project", cells)
+    with job.open("a") as handle:  # a job file asking for several nodes: a pack still runs on one
+        handle.write("resources:\n  instance_count: 3\n")
     results = tmp_path / "results"
     holder: list[PackedSweep] = []
 
@@ -163,6 +165,7 @@ def test_a_pack_cancelled_half_way_keeps_its_finished_items_and_the_rerun_packs_
     holder.append(packed)
     first = packed.run()
     assert workspace.state_of(first[0]) == "Canceled"
+    assert workspace.job_record(first[0])["rest"]["properties"]["resources"]["instanceCount"] == 1
     records = {cell: sweep.ledger.load(cell) for cell in sweep.cells}
     states = {int(str(sweep.cells[c].params["seed"])): r.state for c, r in records.items() if r is not None}
     assert states == {1: "Completed", 2: "Completed", 3: "Canceled", 4: "Canceled"}

@@ -29,7 +29,7 @@ from rjobs.backends.azureml.collect import JobCollector
 from rjobs.backends.azureml.environments import Environments
 from rjobs.backends.azureml.models import register_job_output
 from rjobs.backends.azureml.pack_mirror import PackMirror
-from rjobs.backends.azureml.packs import build_pack_job, pack_item_argv
+from rjobs.backends.azureml.packs import build_pack_job, item_files, pack_item_argv
 from rjobs.backends.azureml.smoke import PackageScanner, SmokeCheck
 from rjobs.backends.azureml.status import JobStatuses, job_handle
 from rjobs.backends.azureml.storage import JobStorage
@@ -161,6 +161,11 @@ class AzureMLBackend:
     def item_argv(self, job: CellJob, work_dir: Path) -> list[str]:
         """A packed item's argv as the cell's own job would run it, relative to its code copy on the node."""
         return pack_item_argv(job)
+
+    def item_files(self, job: CellJob) -> dict[str, Path]:
+        """An item's own local files (a batch), shipped in the pack's code: one upload for the pack, not one asset
+        per batch."""
+        return item_files(job)
 
     def submit_pack(self, launch: PackLaunch) -> JobHandle:
         """The pack folder uploaded as the job's code (versioned by content) and one command job running the

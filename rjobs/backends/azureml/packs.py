@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rjobs.backends.azureml.jobs import RUN_PROPERTY, _apply_sdk_settings, literal_values
@@ -26,14 +27,33 @@ if TYPE_CHECKING:
 
 PACK_OUTPUT = "pack"
 """The named output the runner writes its results into (its OUT_DIR)."""
+ITEM_INPUTS = "inputs"
+"""Where an item's shipped files sit in its folder (items/<id>/inputs/<input>/<file>)."""
+
+
+def item_files(job: CellJob) -> dict[str, Path]:
+    """An item's own local data (a parallel job's batch file, never staged as an asset when packed), shipped in the
+    pack's code under the item's folder; the job's shared data is registered and mounted instead."""
+    files = {}
+    for name, spec_input in job.inputs.items():
+        if spec_input.is_local:
+            local = job.spec.local_path(spec_input)
+            if not local.is_file():
+                raise InputError(job.spec.source, f"inputs.{name}", f"{local} is not a file", "give a file")
+            files[f"{ITEM_INPUTS}/{name}/{local.name}"] = local
+    return files
 
 
 def pack_item_argv(job: CellJob) -> list[str]:
     """The argv the cell's own job would run, with R's working directory the item's code copy: literal values as
-    text, data inputs as the job's mount paths, named outputs under ./outputs (collected as an unpacked job's)."""
+    text, mounted data as the job's mount paths, shipped files relative to the item's folder, named outputs under
+    ./outputs (collected as an unpacked job's)."""
     values = literal_values(job)
+    shipped = {Path(name).parent.name: name for name in item_files(job)}
     for name, spec_input in job.inputs.items():
-        if not spec_input.is_literal:
+        if name in shipped:
+            values[name] = f"../{shipped[name]}"
+        elif not spec_input.is_literal:
             values[name] = input_reference(name)
     return render_argv(job.spec, values, {name: f"{OUTPUTS_DIR}/{name}" for name in job.spec.outputs})
 
@@ -43,10 +63,15 @@ def pack_inputs(jobs: Sequence[CellJob]) -> dict[str, Any]:
     from azure.ai.ml import Input
 
     first = jobs[0]
-    data = {name: spec_input for name, spec_input in first.inputs.items() if not spec_input.is_literal}
+    mounted = [(name, spec_input) for name, spec_input in first.inputs.items() if not spec_input.is_literal]
+    data = {name: spec_input for name, spec_input in mounted if not spec_input.is_local}
     for job in jobs[1:]:
         for name, spec_input in job.inputs.items():
-            if not spec_input.is_literal and (name not in data or data[name].path != spec_input.path):
+            if (
+                not spec_input.is_literal
+                and not spec_input.is_local
+                and (name not in data or data[name].path != spec_input.path)
+            ):
                 raise InputError(
                     first.spec.source,
                     f"inputs.{name}",
@@ -95,4 +120,7 @@ def build_pack_job(launch: PackLaunch, environment: str, code: str) -> Command:
         properties={RUN_PROPERTY: run},
     )
     _apply_sdk_settings(entity, spec)
+    if getattr(entity, "resources", None) is not None:  # a pack is one node's work: on N nodes each would run it all
+        entity.resources.instance_count = 1
+    entity.distribution = None
     return entity

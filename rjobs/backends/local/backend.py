@@ -221,6 +221,10 @@ class LocalBackend:
         """A packed item's argv, as its own job would run it with work_dir as R's working directory."""
         return self._argv(job, work_dir)
 
+    def item_files(self, job: CellJob) -> dict[str, Path]:
+        """Local R reads every input where it is."""
+        return {}
+
     def submit_pack(self, launch: PackLaunch) -> JobHandle:
         """Run a packed job's runner (rjobs.packing) under the same supervisor as a cell's job, so status, cancel,
         kill and flows.cancel treat it as any job; a pack already started in pack_dir is attached to."""
