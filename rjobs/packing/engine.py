@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rjobs.backends.base import JobHandle, PackLaunch, RunsPackedJobs
+from rjobs.core.errors import TransientBackendError
 from rjobs.core.hashing import content_hash
 from rjobs.core.snapshot import code_snapshot
 from rjobs.core.states import JobState
@@ -208,11 +209,15 @@ class PackedSweep:
         if final:
             self._sync(pack.handle, pack.pack_dir, None)
             return pack.reader.new_events()
-        self._sync(pack.handle, pack.pack_dir, [])
-        events = pack.reader.new_events()
-        done = sorted({event.item_id for event in events if event.event == "done"})
-        if done:
-            self._sync(pack.handle, pack.pack_dir, done)
+        try:
+            self._sync(pack.handle, pack.pack_dir, [])
+            events = pack.reader.new_events()
+            done = sorted({event.item_id for event in events if event.event == "done"})
+            if done:
+                self._sync(pack.handle, pack.pack_dir, done)
+        except TransientBackendError as exc:  # storage still failing: this poll shows less, the pack's end brings all
+            log.warning("pack %s: progress not read this time (%s)", pack.handle.job_name, exc)
+            return []
         return events
 
     def _sync(self, handle: JobHandle, pack_dir: Path, items: list[str] | None) -> None:

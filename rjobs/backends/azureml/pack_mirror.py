@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from rjobs.backends.azureml.calls import ServiceCalls
+from rjobs.backends.azureml.calls import ServiceCalls, transient_error
 from rjobs.backends.azureml.collect import NAMED_OUTPUTS_DIR, relocate
 from rjobs.backends.azureml.packs import PACK_OUTPUT
 from rjobs.backends.azureml.storage import JobStorage, output_location
@@ -34,7 +34,18 @@ class PackMirror:
         self.storage = storage
 
     def sync(self, handle: JobHandle, pack_dir: Path, items: Sequence[str] | None) -> None:
-        """progress.log up to date, then the files of `items` (of every item not yet complete locally when None)."""
+        """progress.log up to date, then the files of `items` (of every item not yet complete locally when None); a
+        storage error that may pass (throttling, a 5xx, a dropped connection) is TransientBackendError, which the
+        engine retries (what was fetched already stays)."""
+        try:
+            self._sync(handle, pack_dir, items)
+        except Exception as exc:
+            transient = transient_error("sync_pack", exc)
+            if transient is None:
+                raise
+            raise transient from exc
+
+    def _sync(self, handle: JobHandle, pack_dir: Path, items: Sequence[str] | None) -> None:
         outputs = handle.data.get("outputs") or {}
         place = output_location(handle.job_name, PACK_OUTPUT, outputs.get(PACK_OUTPUT) or None)
         container = self.storage.container(place[0]) if place is not None else None

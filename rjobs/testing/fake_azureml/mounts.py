@@ -22,25 +22,33 @@ def sync_mount(mount: Path, blobs: Path) -> int:
     copied, seen = 0, set()
     if mount.is_dir():
         for path in sorted(mount.rglob("*")):
-            if not path.is_file() or path.is_symlink():
-                continue
             relative = path.relative_to(mount)
-            seen.add(relative)
-            target = blobs / relative
-            stat = path.stat()
-            if (
-                target.is_file()
-                and target.stat().st_size == stat.st_size
-                and target.stat().st_mtime_ns == stat.st_mtime_ns
-            ):
+            try:
+                if copy_changed(path, blobs / relative):
+                    copied += 1
+                seen.add(relative)
+            except FileNotFoundError:  # the command renamed or removed it meanwhile: its blob goes too
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            scratch = target.with_name(f".{target.name}.sync")
-            shutil.copy2(path, scratch)
-            os.replace(scratch, target)
-            copied += 1
     if blobs.is_dir():
         for path in sorted(blobs.rglob("*"), reverse=True):
             if path.is_file() and path.relative_to(blobs) not in seen:
                 path.unlink()
     return copied
+
+
+def copy_changed(path: Path, target: Path) -> bool:
+    """Copy a regular file over its blob when its size or mtime differ; False when unchanged. Raises
+    FileNotFoundError for a file that vanished (or is no regular file)."""
+    if path.is_symlink() or not path.is_file():
+        raise FileNotFoundError(path)
+    stat = path.stat()
+    if target.is_file() and target.stat().st_size == stat.st_size and target.stat().st_mtime_ns == stat.st_mtime_ns:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{target.name}.sync")
+    try:
+        shutil.copy2(path, scratch)
+        os.replace(scratch, target)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return True
