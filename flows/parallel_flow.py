@@ -30,7 +30,7 @@ def cancel_on_hook(flow: Any, flow_run: Any, state: Any) -> None:
     """Prefect's cancellation hook, when it runs; `python -m flows.cancel` covers when it doesn't."""
     run = ACTIVE_RUNS.get(flow_run.id)
     if run is not None:
-        run.sweep.cancel_all()
+        (run.packed or run.sweep).cancel_all()
 
 
 @flow(name="parallel", on_cancellation=[cancel_on_hook], on_crashed=[cancel_on_hook])

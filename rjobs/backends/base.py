@@ -171,6 +171,22 @@ class ReportsStepMetrics(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PackLaunch:
+    """A packed job to start: its folder as rjobs.packing wrote it, the jobs of the cells it holds (their inputs and
+    spec), and the runner's settings."""
+
+    name: str
+    pack_dir: Path
+    jobs: Sequence[CellJob]
+    processes: int
+    timeout_s: float | None
+
+    @property
+    def spec(self) -> JobSpec:
+        return self.jobs[0].spec
+
+
 @runtime_checkable
 class RunsPackedJobs(Protocol):
     """Runs many work items in one job through the packing runner (rjobs.packing, --pack), several R processes at a
@@ -180,6 +196,16 @@ class RunsPackedJobs(Protocol):
         """The item's argv when work_dir (its own copy of the code) is R's working directory."""
         ...
 
-    def submit_pack(self, name: str, pack_dir: Path, spec: JobSpec, command: list[str]) -> JobHandle:
-        """Start `command` (the runner) in pack_dir as one job named `name`; an existing one is attached to."""
+    def item_files(self, job: CellJob) -> dict[str, Path]:
+        """Local files the item reads that its packed job must carry (relative name in the item's folder -> local
+        path); none where the job reads this machine's files in place."""
+        ...
+
+    def submit_pack(self, launch: PackLaunch) -> JobHandle:
+        """Start the runner over launch.pack_dir as one job named launch.name; an existing one is attached to."""
+        ...
+
+    def sync_pack(self, handle: JobHandle, pack_dir: Path, items: Sequence[str] | None) -> None:
+        """Bring the runner's progress.log into pack_dir up to date, then the result files of `items` (of every item
+        when None), so rjobs.packing reads a local folder whatever the backend; a no-op where it is local."""
         ...

@@ -45,7 +45,7 @@ class SweepOptions(BaseModel):
     backend: Literal["local", "azureml"] = Field("local", description="where the jobs run")
     max_concurrent: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1, description="jobs in flight at once")
     pack: int | None = Field(
-        None, ge=1, description="run the grid's cells in this many packed jobs (local backend), not one job per cell"
+        None, ge=1, description="run the grid's cells in this many packed jobs, not one job per cell"
     )
     pack_processes: int = Field(2, ge=1, description="Rscript processes at a time in each packed job (with --pack)")
     run_name: str | None = Field(None, description="run name; default derived from job, code, data and grid content")
@@ -213,22 +213,16 @@ def resolve(options: SweepOptions) -> ResolvedSweep:
 
 
 def check_pack(options: SweepOptions, job_type: str = "command") -> None:
-    """--pack packs a command job's grid cells on the local backend; elsewhere it is refused before anything runs."""
+    """--pack packs a command job's grid cells and a parallel job's batches; elsewhere it is refused before anything
+    runs."""
     if options.pack is None:
         return
-    if job_type != "command":
+    if job_type not in ("command", "parallel"):
         raise InputError(
             "--pack",
             str(options.pack),
-            f"packs the cells of a grid sweep; a type: {job_type} job is not packed yet",
+            f"packs the cells of a grid sweep or a parallel job's batches; a type: {job_type} job is not packed yet",
             "drop --pack",
-        )
-    if options.backend != "local":
-        raise InputError(
-            "--pack",
-            str(options.pack),
-            f"runs packed jobs on the local backend only so far, not {options.backend}",
-            "drop --pack, or run with --backend local",
         )
     if options.global_limit:
         raise InputError(

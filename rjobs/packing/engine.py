@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rjobs.backends.base import JobHandle, RunsPackedJobs
+from rjobs.backends.base import JobHandle, PackLaunch, RunsPackedJobs
+from rjobs.core.errors import TransientBackendError
 from rjobs.core.hashing import content_hash
 from rjobs.core.snapshot import code_snapshot
 from rjobs.core.states import JobState
@@ -28,7 +29,6 @@ from rjobs.packing.items import (
     ProgressReader,
     item_work_dir,
     pack_entries,
-    runner_command,
     write_pack,
 )
 from rjobs.packing.unpack import Harvest, harvest_item
@@ -57,7 +57,14 @@ class LivePack:
 class PackedSweep:
     """Runs a Sweep's cells in packed jobs and leaves its ledger and results exactly as its own fan-out would."""
 
-    def __init__(self, sweep: Sweep, packs: int, processes: int, on_progress: Callable[[str], None] = log.info) -> None:
+    def __init__(
+        self,
+        sweep: Sweep,
+        packs: int,
+        processes: int,
+        on_progress: Callable[[str], None] = log.info,
+        on_item: Callable[[CellRecord], None] | None = None,
+    ) -> None:
         if not isinstance(sweep.backend, RunsPackedJobs):
             raise TypeError(f"the {sweep.backend.name} backend cannot run packed jobs")
         self.sweep = sweep
@@ -65,6 +72,8 @@ class PackedSweep:
         self.packs = packs
         self.processes = processes
         self.on_progress = on_progress
+        self.on_item = on_item
+        """Told of every item that reached its final state in a pack (Completed, or Failed out of attempts)."""
         self.live: dict[str, LivePack] = {}
         self.attempts: dict[str, int] = {}
         self.todo: list[str] = []
@@ -112,6 +121,7 @@ class PackedSweep:
             pack_dir = Path(handle.data["pack_dir"])
             live = LivePack(handle, pack_dir, pack_entries(pack_dir), ProgressReader(pack_dir / "progress.log"))
             if over(statuses[name].state):
+                self._sync(handle, pack_dir, None)
                 self._harvest_all(live, statuses[name].state)
             else:
                 self.live[name] = live
@@ -130,8 +140,8 @@ class PackedSweep:
         return True
 
     def _may_retry(self, record: CellRecord) -> bool:
-        """The sweep's rule: failures within --retries are tried again, a timeout never is."""
-        return record.failures <= self.sweep.settings.retries and not record.error.startswith("timed out")
+        """The sweep's own rule (a command sweep never retries a timeout; a parallel job's batches do)."""
+        return self.sweep._may_retry(record)
 
     def _launch(self, cell_ids: list[str]) -> str:
         """Write the pack's folder, start its job, and record every item as submitted in it."""
@@ -145,22 +155,24 @@ class PackedSweep:
         name = f"{sweep.settings.run}-pack-{content_hash(f'{e.item_id}:{e.first_attempt}' for e in entries)}"
         pack_dir = self.packs_dir / name
         spec = sweep.spec
+        jobs = {entry.item_id: sweep.cell_job(sweep.cells[entry.item_id], entry.first_attempt) for entry in entries}
         if not (pack_dir / "handle.json").is_file():
             exclude = [sweep.ledger.root, sweep.ledger.run_dir]
             snapshot = code_snapshot(spec.code, exclude=exclude) if spec.code is not None else None
             items = []
             for entry in entries:
-                job = sweep.cell_job(sweep.cells[entry.item_id], entry.first_attempt)
+                job = jobs[entry.item_id]
                 argv = self.backend.item_argv(job, item_work_dir(pack_dir, entry.item_id))
-                items.append(PackItem(entry.item_id, entry.first_attempt, entry.last_attempt, argv))
+                files = self.backend.item_files(job)
+                items.append(PackItem(entry.item_id, entry.first_attempt, entry.last_attempt, argv, files))
             write_pack(pack_dir, items, snapshot, spec.outputs)
-        command = runner_command(pack_dir, self.processes, sweep.settings.timeout_s)
-        handle = self.backend.submit_pack(name, pack_dir, spec, command)
+        launch = PackLaunch(name, pack_dir, list(jobs.values()), self.processes, sweep.settings.timeout_s)
+        handle = self.backend.submit_pack(launch)
         item_handle = {**handle.to_json(), "data": {**handle.data, "pack_dir": str(pack_dir)}}
         for entry in entries:
             cell = sweep.cells[entry.item_id]
             record = sweep.ledger.load(entry.item_id) or CellRecord(cell=entry.item_id, params=dict(cell.params))
-            job = sweep.cell_job(cell, entry.first_attempt)
+            job = jobs[entry.item_id]
             record.job_name, record.attempt, record.handle = job.job_name, entry.first_attempt, item_handle
             record.state, record.submitted_at, record.ended_at = JobState.QUEUED.value, sweep.wall_clock(), None
             record.collected, record.error, record.metrics, record.metrics_error = False, "", {}, ""
@@ -182,7 +194,7 @@ class PackedSweep:
             statuses = self.sweep.backend.status([pack.handle for pack in packs.values()])
             for name, pack in packs.items():
                 state = statuses[name].state
-                self._progress(name, pack, pack.reader.new_events())
+                self._progress(name, pack, self._new_events(pack, final=over(state)))
                 if over(state):
                     self._harvest_all(pack, state)
                     self.on_progress(f"pack {name}: {state}")
@@ -190,6 +202,27 @@ class PackedSweep:
                         self.live.pop(name, None)
             if self.live:
                 sleep(interval)
+
+    def _new_events(self, pack: LivePack, final: bool) -> list[ProgressEvent]:
+        """The runner's new progress lines, with the files of the items they say are done brought first (all of
+        them once the pack is over), so unpacking reads a local folder whatever the backend."""
+        if final:
+            self._sync(pack.handle, pack.pack_dir, None)
+            return pack.reader.new_events()
+        try:
+            self._sync(pack.handle, pack.pack_dir, [])
+            events = pack.reader.new_events()
+            done = sorted({event.item_id for event in events if event.event == "done"})
+            if done:
+                self._sync(pack.handle, pack.pack_dir, done)
+        except TransientBackendError as exc:  # storage still failing: this poll shows less, the pack's end brings all
+            log.warning("pack %s: progress not read this time (%s)", pack.handle.job_name, exc)
+            return []
+        return events
+
+    def _sync(self, handle: JobHandle, pack_dir: Path, items: list[str] | None) -> None:
+        """The backend's sync through the sweep's retry policy (storage has transient errors too)."""
+        self.sweep.retry.call("sync_pack", lambda: self.backend.sync_pack(handle, pack_dir, items))
 
     def _progress(self, name: str, pack: LivePack, events: list[ProgressEvent]) -> None:
         entries = {entry.item_id: entry for entry in pack.entries}
@@ -219,6 +252,8 @@ class PackedSweep:
 
     def _count(self, cell_id: str, harvest: Harvest) -> None:
         self.attempts[cell_id] = self.attempts.get(cell_id, 0) + harvest.attempts
+        if harvest.final and self.on_item is not None:
+            self.on_item(harvest.record)
 
     def _results(self) -> None:
         """Each cell's result for run.json and the flow's final state, as the Sweep's own fan-out leaves them."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rjobs.core.files import LOG_FILE, OUTPUTS_DIR, atomic_write_text
@@ -24,6 +24,9 @@ STATUS_FILE = "status"
 COMMAND_FILE = "cmd.sh"
 WORK_DIR = "work"
 ITEM_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+INPUT_VARIABLE = "RJOBS_INPUT_"
+"""Where a remote job's mounted data inputs reach an item: the job's command sets RJOBS_INPUT_<name> to the path."""
+INPUT_REFERENCE = re.compile(r"\$\{" + INPUT_VARIABLE + r"([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class PackItem:
     first_attempt: int
     last_attempt: int
     argv: Sequence[str]
+    files: Mapping[str, Path] = field(default_factory=dict)
+    """Local files the item reads, copied into its folder under these relative names (a remote pack ships them)."""
 
 
 @dataclass(frozen=True)
@@ -75,11 +80,18 @@ def item_outputs(pack_dir: Path, item_id: str) -> Path:
     return item_work_dir(pack_dir, item_id) / OUTPUTS_DIR
 
 
+def input_reference(name: str) -> str:
+    """The text an item's argv holds for a data input mounted by its job (see command_text)."""
+    return "${" + INPUT_VARIABLE + name + "}"
+
+
 def command_text(argv: Sequence[str], outputs: Iterable[str]) -> str:
     """The item's cmd.sh: named outputs created, then R exec'd (so a timeout or cancel signals R itself); every
-    value shell-quoted, so the runner's shell passes it to R verbatim."""
+    value shell-quoted, so the runner's shell passes it to R verbatim, except input_reference()s, which the shell
+    expands (inside double quotes) to the job's mount path of that input."""
     lines = [f"mkdir -p {shlex.quote(f'{OUTPUTS_DIR}/{name}')}" for name in outputs]
-    return "\n".join([*lines, f"exec {shlex.join(argv)}", ""])
+    command = INPUT_REFERENCE.sub(lambda m: "'\"${" + INPUT_VARIABLE + m.group(1) + "}\"'", shlex.join(argv))
+    return "\n".join([*lines, f"exec {command}", ""])
 
 
 def write_pack(
@@ -98,6 +110,10 @@ def write_pack(
         if not ITEM_ID.match(item.item_id):
             raise ValueError(f"item id {item.item_id!r} is not a safe folder name")
         item_dir(pack_dir, item.item_id).mkdir(parents=True)
+        for name, source in item.files.items():
+            target = item_dir(pack_dir, item.item_id) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
         atomic_write_text(item_dir(pack_dir, item.item_id) / COMMAND_FILE, command_text(item.argv, names))
     lines = "".join(f"{item.item_id} {item.first_attempt} {item.last_attempt}\n" for item in items)
     atomic_write_text(pack_dir / ITEMS_FILE, lines)

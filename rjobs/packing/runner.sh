@@ -7,16 +7,19 @@
 # nothing forks a running R session, and a killed runner leaves no half-written state: R would need its own
 # reaping and timeout code for what xargs and timeout already do.
 #
-# Usage:  sh runner.sh PACK_DIR PROCESSES TIMEOUT_S
+# Usage:  sh runner.sh PACK_DIR PROCESSES TIMEOUT_S [OUT_DIR]
 #   PACK_DIR/code/             the code snapshot every item starts from (copied, never run in place)
 #   PACK_DIR/items.txt         one item a line: ID FIRST_ATTEMPT LAST_ATTEMPT (runs in this order)
 #   PACK_DIR/items/ID/cmd.sh   the item's command (values already shell-quoted by the orchestrator)
 #   TIMEOUT_S                  seconds per attempt (0: none); a timed-out item is not tried again
-# Writes, per item:  items/ID/work/ (its own code copy, R's working directory, with outputs/),
-#   items/ID/std_log.txt (the latest attempt's output; an earlier attempt's is kept as std_log.attemptN.txt),
-#   items/ID/status (exit=, seconds=, attempt=, timed_out=; replaced atomically after each attempt), and one line
-#   per event appended to PACK_DIR/progress.log ("EPOCH ID start|done|skip ATTEMPT [EXIT SECONDS]"), which the
-#   orchestrator reads while the job runs. An item whose status says exit=0 is skipped, so a re-run of the same
+#   OUT_DIR                    where results go (default PACK_DIR): on Azure ML a read-write mounted output the
+#                              orchestrator reads from storage while the job runs; each file lands as it closes
+# Writes, per item:  PACK_DIR/items/ID/work/ (its own code copy, R's working directory, with outputs/; copied to
+#   OUT_DIR/items/ID/work/outputs/ after the attempt when OUT_DIR differs), OUT_DIR/items/ID/std_log.txt (the
+#   latest attempt's output; an earlier attempt's is kept as std_log.attemptN.txt), OUT_DIR/items/ID/status (exit=,
+#   seconds=, attempt=, timed_out=; replaced after each attempt, after its outputs), and one line per event appended
+#   to OUT_DIR/progress.log ("EPOCH ID start|done|skip ATTEMPT [EXIT SECONDS]", "done" after the status file), which
+#   the orchestrator reads while the job runs. An item whose status says exit=0 is skipped, so a re-run of the same
 #   pack resumes it.
 # Exit: 0 when every item ended with exit 0, 1 otherwise (each item's truth is its status file).
 set -u
@@ -24,23 +27,30 @@ set -u
 now() { date +%s.%N 2>/dev/null || date +%s; }
 
 run_item() {
-    pack=$1 limit=$2 id=$3 first=$4 last=$5
-    dir="$pack/items/$id"
-    if [ -f "$dir/status" ] && grep -qx 'exit=0' "$dir/status"; then
-        echo "$(date +%s) $id skip 0" >>"$pack/progress.log"
+    pack=$1 out=$2 limit=$3 id=$4 first=$5 last=$6
+    dir="$pack/items/$id" odir="$out/items/$id"
+    mkdir -p "$odir"
+    if [ -f "$odir/status" ] && grep -qx 'exit=0' "$odir/status"; then
+        echo "$(date +%s) $id skip 0" >>"$out/progress.log"
         return 0
     fi
     attempt=$first
     while [ "$attempt" -le "$last" ]; do
         rm -rf "$dir/work" && cp -R "$pack/code" "$dir/work" && mkdir -p "$dir/work/outputs" || {
-            echo "runner: cannot prepare $dir/work" >>"$dir/std_log.txt"
+            echo "runner: cannot prepare $dir/work" >>"$odir/std_log.txt"
             return 1
         }
-        echo "$(date +%s) $id start $attempt" >>"$pack/progress.log"
+        echo "$(date +%s) $id start $attempt" >>"$out/progress.log"
         started=$(now)
         # --foreground keeps R in the job's process group, so a cancel or kill of the job reaches it
-        (cd "$dir/work" && exec timeout --foreground -k 5 "$limit" sh "../cmd.sh") </dev/null >>"$dir/std_log.txt" 2>&1
+        (cd "$dir/work" && exec timeout --foreground -k 5 "$limit" sh "../cmd.sh") </dev/null >>"$odir/std_log.txt" 2>&1
         code=$?
+        if [ "$code" = 0 ] && ! [ "$odir" -ef "$dir" ]; then
+            rm -rf "$odir/work" && mkdir -p "$odir/work" && cp -R "$dir/work/outputs" "$odir/work/" || {
+                echo "runner: cannot copy outputs to $odir" >>"$odir/std_log.txt"
+                code=1
+            }
+        fi
         seconds=$(awk -v a="$started" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')
         timed_out=0
         if [ "$limit" != 0 ] && { [ "$code" = 124 ] || [ "$code" = 137 ]; } &&
@@ -48,11 +58,11 @@ run_item() {
             timed_out=1
         fi
         printf 'exit=%s\nseconds=%s\nattempt=%s\ntimed_out=%s\n' "$code" "$seconds" "$attempt" "$timed_out" \
-            >"$dir/.status.tmp" && mv -f "$dir/.status.tmp" "$dir/status"
-        echo "$(date +%s) $id done $attempt $code $seconds" >>"$pack/progress.log"
+            >"$odir/.status.tmp" && mv -f "$odir/.status.tmp" "$odir/status"
+        echo "$(date +%s) $id done $attempt $code $seconds" >>"$out/progress.log"
         [ "$code" = 0 ] && return 0
         [ "$timed_out" = 1 ] && return 1
-        [ "$attempt" -lt "$last" ] && mv -f "$dir/std_log.txt" "$dir/std_log.attempt$attempt.txt"
+        [ "$attempt" -lt "$last" ] && mv -f "$odir/std_log.txt" "$odir/std_log.attempt$attempt.txt"
         attempt=$((attempt + 1))
     done
     return 1
@@ -64,12 +74,12 @@ if [ "${1:-}" = "--item" ]; then
     exit $?
 fi
 
-if [ $# -ne 3 ]; then
-    echo "usage: sh runner.sh PACK_DIR PROCESSES TIMEOUT_S" >&2
+if [ $# -ne 3 ] && [ $# -ne 4 ]; then
+    echo "usage: sh runner.sh PACK_DIR PROCESSES TIMEOUT_S [OUT_DIR]" >&2
     exit 2
 fi
-pack=$1 processes=$2 limit=$3
-touch "$pack/progress.log"
+pack=$1 processes=$2 limit=$3 out=${4:-$1}
+mkdir -p "$out" && touch "$out/progress.log" || exit 2
 # one item per invocation (-L 1): ID FIRST LAST; xargs exits 123 when any item failed
-xargs -L 1 -P "$processes" sh "$0" --item "$pack" "$limit" <"$pack/items.txt"
+xargs -L 1 -P "$processes" sh "$0" --item "$pack" "$out" "$limit" <"$pack/items.txt"
 [ $? = 0 ]

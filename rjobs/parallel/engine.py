@@ -12,9 +12,10 @@ from typing import Any
 from rjobs.backends.base import CellJob, JobHandle
 from rjobs.core.states import JobState
 from rjobs.engine.ledger import CellRecord
-from rjobs.engine.sweep import CellResult, Sweep
+from rjobs.engine.sweep import CellResult, Outcome, Sweep
 from rjobs.inputs.grid import Cell
 from rjobs.inputs.spec import InputSpec
+from rjobs.packing.engine import PackedSweep
 from rjobs.parallel.appending import FAILED_ITEMS_FILE, ROWS_FILE, count_lines
 from rjobs.parallel.batches import Batch
 from rjobs.parallel.jobfile import BATCH_INPUTS, MINI_BATCH_INPUT, PARTITION_INPUT, ParallelJob
@@ -41,6 +42,7 @@ class BatchSweep(Sweep):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._staged: dict[str, InputSpec] = {}
+        self.packed = False
 
     def stage_data(self, uploaded: Mapping[str, str] | None = None) -> dict[str, InputSpec]:
         """The job's shared inputs once; the batch's own input is staged per batch (cell_job), never as a whole."""
@@ -51,7 +53,7 @@ class BatchSweep(Sweep):
 
     def cell_job(self, cell: Cell, attempt: int) -> CellJob:
         job = super().cell_job(cell, attempt)
-        if not self.backend.remote:
+        if not self.backend.remote or self.packed:  # a packed batch's file travels in its pack (item_files)
             return job
         if cell.cell_id not in self._staged:
             batch_input = {MINI_BATCH_INPUT: job.inputs[MINI_BATCH_INPUT]}
@@ -102,8 +104,12 @@ class Tally:
 class ParallelRun:
     """Runs every batch through the sweep with at most job.concurrency in flight, counting failures as they end."""
 
-    def __init__(self, job: ParallelJob, batches: Sequence[Batch], sweep: Sweep) -> None:
+    def __init__(self, job: ParallelJob, batches: Sequence[Batch], sweep: Sweep, *, pack: bool = False) -> None:
         self.job = job
+        self.pack = pack
+        """--pack: the batches run in resources.instance_count packed jobs of max_concurrency_per_instance
+        processes each (rjobs.packing), as Azure ML's parallel job runs them on its nodes."""
+        self.packed: PackedSweep | None = None
         self.batches = {batch.batch_id: batch for batch in batches}
         self.sweep = sweep
         self.tally = Tally()
@@ -123,7 +129,9 @@ class ParallelRun:
         return max(0, count_lines(self.sweep.ledger.outputs_dir(batch_id) / ROWS_FILE) - 1)
 
     def _count(self, result: CellResult) -> None:
-        record = result.record
+        self._count_record(result.record)
+
+    def _count_record(self, record: CellRecord) -> None:
         if record.job_state.failed:
             self.tally.failed_batches.append(record.cell)
         self.tally.failed_items += self.failed_items(record.cell, record)
@@ -131,10 +139,13 @@ class ParallelRun:
         if reason and not self.stopped:
             self.stopped = reason
             log.error("stopping: %s; cancelling the batches in flight", reason)
-            self.sweep.cancel_all()
+            (self.packed or self.sweep).cancel_all()
 
     def run(self, on_done: Callable[[CellResult], Any] | None = None) -> None:
         """Every batch in input order; a batch waits for a slot, so a stop submits nothing more."""
+        if self.pack:
+            self._run_packed(on_done)
+            return
         pending = list(self.batches)
         running: dict[Future[CellResult], str] = {}
         with ThreadPoolExecutor(max_workers=self.job.concurrency, thread_name_prefix="batch") as pool:
@@ -155,3 +166,26 @@ class ParallelRun:
             except BaseException:
                 self.sweep.cancel_all()
                 raise
+
+    def _run_packed(self, on_done: Callable[[CellResult], Any] | None) -> None:
+        """The batches not yet done in instance_count packed jobs; thresholds counted as each batch ends in them."""
+
+        def ended(record: CellRecord) -> None:
+            if record.metrics_error:  # as BatchSweep._collect: a batch's result is its rows, not metrics.json
+                record.metrics_error = ""
+                self.sweep.ledger.save(record)
+            self._count_record(record)
+            if on_done is not None:
+                on_done(CellResult(record, Outcome.SUBMITTED, 1))
+
+        job = self.job
+        if isinstance(self.sweep, BatchSweep):
+            self.sweep.packed = True
+        self.packed = PackedSweep(
+            self.sweep, job.instance_count, job.max_concurrency_per_instance, on_progress=log.info, on_item=ended
+        )
+        try:
+            self.packed.run()
+        except BaseException:
+            self.packed.stop()
+            raise

@@ -94,6 +94,14 @@ def check_options(options: SweepOptions, job: ParallelJob) -> None:
         if getattr(options, name):
             flag = "--" + name.replace("_", "-")
             raise InputError(job.source, flag, "is not supported for a parallel job", fix)
+    if options.pack is not None and options.pack != job.instance_count:
+        raise InputError(
+            job.source,
+            "--pack",
+            f"packs a parallel job's batches into its resources.instance_count ({job.instance_count}) jobs, "
+            f"not {options.pack}",
+            f"give --pack {job.instance_count}, or set resources.instance_count",
+        )
 
 
 def prepare_parallel(options: SweepOptions) -> PreparedParallel:
@@ -136,4 +144,4 @@ def build_run(prepared: PreparedParallel, monitor: JobMonitor | None = None) -> 
     settings = SweepSettings(run=resolved.run, retries=job.max_retries, timeout_s=job.timeout_s)
     ledger = RunLedger(resolved.results_root, resolved.run)
     sweep = BatchSweep(resolved.spec, resolved.cells, prepared.backend, ledger, settings, monitor)
-    return ParallelRun(job, prepared.batches, sweep)
+    return ParallelRun(job, prepared.batches, sweep, pack=resolved.options.pack is not None)

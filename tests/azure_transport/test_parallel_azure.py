@@ -85,3 +85,35 @@ def test_a_folder_input_is_refused_on_a_remote_backend(tmp_path: Path, monkeypat
     )
     with pytest.raises(InputError, match="input_data: is a folder"):
         prepare_parallel(SweepOptions(job=str(job_file), results=str(tmp_path / "results"), backend="azureml"))
+
+
+def test_packed_batches_run_in_instance_count_jobs_carrying_their_batch_files(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, tmp_path: Path
+) -> None:
+    pd.DataFrame({"id": [f"r{i}" for i in range(7)], "x": [str(i) for i in range(7)]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    data = {"type": "uri_file", "path": str(tmp_path / "t.csv")}
+    job_file = azure_project(tmp_path / "p", data, mini_batch_size="2", resources={"instance_count": 2})
+    job = load_parallel_job(job_file)
+    options = SweepOptions(job=str(job_file), results=str(tmp_path / "results"), backend="azureml", pack=2)
+    batches = split(job, tmp_path / "results" / "az" / BATCHES_DIR)
+    backend = transport_backend(transport, job_file, env_smoke=False, r_packages=lambda _code: {})
+    resolved = ResolvedSweep(options, job.batch_spec, list(batch_cells(batches)), "az", job_file.parent / "x")
+    clock = transport.clock
+    monitor = JobMonitor(backend, interval=15.0, clock=clock, sleep=clock.sleep, rng=random.Random(0))
+    run = build_run(PreparedParallel(job, batches, resolved, backend), monitor)
+    run.sweep.prepare()
+    run.run()
+    summary = finish(run)
+
+    assert (summary["batches"], summary["completed"], summary["rows"]) == (4, 4, 7)
+    with (tmp_path / "results" / "az" / "predictions.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["id"], r["pred"]) for r in rows] == [(f"r{i}", str(2 * i)) for i in range(7)]
+    routes = Counter(record.route for record in transport.records)
+    assert routes["jobs.create_or_update"] == 2, routes  # resources.instance_count packed jobs
+    packs = [r for r in workspace._jobs.values() if "pack" in r["rest"]["name"]]
+    assert [(p["rest"]["properties"].get("resources") or {}).get("instanceCount", 1) for p in packs] == [1, 1]
+    assert routes["data.create_or_update"] == 0, routes  # the batch files travel in the packs' code
+    assert sorted(calls(tmp_path / "p")) == sorted(b.path.name for b in batches)

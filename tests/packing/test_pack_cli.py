@@ -24,7 +24,6 @@ task: {type: run_function, code: src, entry_script: score.R}
         (["--pack", "0"], "--pack: must be at least 1 (got 0)"),
         (["--pack", "two"], "--pack: must be a number (got two)"),
         (["--pack-processes", "0"], "--pack-processes: must be at least 1 (got 0)"),
-        (["--pack", "2", "--backend", "azureml"], "runs packed jobs on the local backend only so far, not azureml"),
         (["--pack", "2", "--global-limit", "quota"], "--global-limit: quota: caps jobs in flight across sweeps"),
     ],
 )
@@ -38,8 +37,15 @@ def test_bad_pack_options_are_one_line_and_exit_2(
     assert not (demo_project / "results").exists()
 
 
-def test_pack_on_a_parallel_job_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pack_other_than_a_parallel_jobs_instance_count_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "parallel.yml").write_text(PARALLEL_JOB)
-    assert main(["--job", str(tmp_path / "parallel.yml"), "--pack", "2"]) == 2
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_text("1\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "score.R").write_text("cat('scored')\n")
+    assert main(["--job", str(tmp_path / "parallel.yml"), "--pack", "2", "--results", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "a type: parallel job is not packed yet" in err
+    assert err.count("\n") == 0 and "into its resources.instance_count (1) jobs, not 2" in err
+    assert not (tmp_path / "r").exists()

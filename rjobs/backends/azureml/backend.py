@@ -17,34 +17,44 @@ Retry budget, one layer per kind of failure, never stacked:
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rjobs.backends.azureml.assets import CodeAssets, CodeUploader, DataAssets
+from rjobs.backends.azureml.assets import VERSION_LENGTH, CodeAssets, CodeUploader, DataAssets
 from rjobs.backends.azureml.calls import ServiceCalls
 from rjobs.backends.azureml.collect import JobCollector
 from rjobs.backends.azureml.environments import Environments
 from rjobs.backends.azureml.models import register_job_output
+from rjobs.backends.azureml.pack_mirror import PackMirror
+from rjobs.backends.azureml.packs import build_pack_job, item_files, pack_item_argv
 from rjobs.backends.azureml.smoke import PackageScanner, SmokeCheck
-from rjobs.backends.azureml.status import JobStatuses
+from rjobs.backends.azureml.status import JobStatuses, job_handle
 from rjobs.backends.azureml.storage import JobStorage
 from rjobs.backends.azureml.submit import JobSubmitter
 from rjobs.backends.azureml.workspace import workspace_tracking_uri
-from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus, RegisteredModelRef
+from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus, PackLaunch, RegisteredModelRef
+from rjobs.core.errors import InputError
+from rjobs.core.files import atomic_write_text
+from rjobs.core.naming import slug
 from rjobs.core.retry import RetryPolicy
+from rjobs.core.snapshot import code_snapshot, snapshot_hash
 from rjobs.inputs.spec import InputSpec, JobSpec
 
 if TYPE_CHECKING:
     from rjobs.engine.ledger import CellRecord
 
+PACK_HANDLE_FILE = "handle.json"
+"""As the local backend's: a pack folder holding it was started, and the engine does not write it again."""
+
 
 class AzureMLBackend:
     """Jobs named `<run>-<cell>[-rN]` in one workspace; a name that exists is attached to, never duplicated.
 
-    Implements Backend and the capabilities ListsRunJobs, HasWorkspaceTracking, JobsAreMlflowRuns and
-    RegistersModels."""
+    Implements Backend and the capabilities ListsRunJobs, HasWorkspaceTracking, JobsAreMlflowRuns, RegistersModels
+    and RunsPackedJobs."""
 
     remote = True
 
@@ -78,7 +88,9 @@ class AzureMLBackend:
         self.environments = Environments(self.calls, self.retry, Path(environment_file) if environment_file else None)
         self.submitter = JobSubmitter(self.calls, name)
         self.statuses = JobStatuses(self.calls, name, list_threshold=list_threshold, max_list_pages=max_list_pages)
-        self.collector = JobCollector(self.calls, JobStorage(self.calls, storage_options))
+        storage = JobStorage(self.calls, storage_options)
+        self.collector = JobCollector(self.calls, storage)
+        self.mirror = PackMirror(self.calls, storage)
         self.smoke = SmokeCheck(
             self.calls,
             self.submitter,
@@ -149,6 +161,44 @@ class AzureMLBackend:
         return self.collector.logs(handle, cell_dir)
 
     # -- capabilities ---------------------------------------------------------------------------------------------
+
+    def item_argv(self, job: CellJob, work_dir: Path) -> list[str]:
+        """A packed item's argv as the cell's own job would run it, relative to its code copy on the node."""
+        return pack_item_argv(job)
+
+    def item_files(self, job: CellJob) -> dict[str, Path]:
+        """An item's own local files (a batch), shipped in the pack's code: one upload for the pack, not one asset
+        per batch."""
+        return item_files(job)
+
+    def submit_pack(self, launch: PackLaunch) -> JobHandle:
+        """The pack folder uploaded as the job's code (versioned by content) and one command job running the
+        runner over it (packs.py); an existing job of the pack's name is attached to."""
+        from azure.ai.ml.exceptions import ValidationException
+
+        handle_file = launch.pack_dir / PACK_HANDLE_FILE
+        if handle_file.is_file():
+            return JobHandle.from_json(json.loads(handle_file.read_text()))
+        if self.environment is None:
+            self.environment, _ = self.environments.reference(launch.spec)
+        snapshot = code_snapshot(launch.pack_dir)
+        code = self.code.uploader(
+            launch.pack_dir, slug(f"{launch.spec.experiment}-pack", limit=120), snapshot_hash(snapshot)[:VERSION_LENGTH]
+        )
+        try:
+            created = self.submitter.create(build_pack_job(launch, self.environment, code))
+        except ValidationException as exc:
+            raise InputError(
+                launch.spec.source, launch.name, f"azure-ai-ml rejects the packed job ({exc})", "fix job.yml"
+            ) from None
+        handle = job_handle(created, self.name, launch.jobs[0].run)
+        self.statuses.note_created(handle)
+        atomic_write_text(handle_file, json.dumps(handle.to_json()))
+        return handle
+
+    def sync_pack(self, handle: JobHandle, pack_dir: Path, items: Sequence[str] | None) -> None:
+        """The pack's progress and the named items' files mirrored from its output's blobs (pack_mirror)."""
+        self.mirror.sync(handle, pack_dir, items)
 
     def jobs_of_run(self, run: str, run_dir: Path) -> list[JobHandle]:
         """Every job carrying the run's property, so cancel finds jobs the ledger missed; the service needs no

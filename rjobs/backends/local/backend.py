@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus
+from rjobs.backends.base import CellJob, EnvironmentInfo, JobHandle, JobStatus, PackLaunch
 from rjobs.backends.local import runner as local_runner
 from rjobs.backends.local.collect import collect_outputs, copy_log
 from rjobs.backends.local.environment import check_pass_env, job_environment
@@ -29,6 +29,7 @@ from rjobs.core.values import value_text
 from rjobs.environment import check as envcheck
 from rjobs.inputs.command import render_argv
 from rjobs.inputs.spec import InputSpec, JobSpec, check_local_files
+from rjobs.packing.items import runner_command
 
 log = logging.getLogger(__name__)
 JOBS_DIR = ".jobs"
@@ -220,12 +221,21 @@ class LocalBackend:
         """A packed item's argv, as its own job would run it with work_dir as R's working directory."""
         return self._argv(job, work_dir)
 
-    def submit_pack(self, name: str, pack_dir: Path, spec: JobSpec, command: list[str]) -> JobHandle:
+    def item_files(self, job: CellJob) -> dict[str, Path]:
+        """Local R reads every input where it is."""
+        return {}
+
+    def submit_pack(self, launch: PackLaunch) -> JobHandle:
         """Run a packed job's runner (rjobs.packing) under the same supervisor as a cell's job, so status, cancel,
         kill and flows.cancel treat it as any job; a pack already started in pack_dir is attached to."""
+        pack_dir = launch.pack_dir
         if (pack_dir / HANDLE_FILE).is_file():
             return JobHandle.from_json(json.loads((pack_dir / HANDLE_FILE).read_text()))
-        return self.adopt(pack_dir) or self._launch(name, pack_dir, pack_dir, command, spec)
+        command = runner_command(pack_dir, launch.processes, launch.timeout_s)
+        return self.adopt(pack_dir) or self._launch(launch.name, pack_dir, pack_dir, command, launch.spec)
+
+    def sync_pack(self, handle: JobHandle, pack_dir: Path, items: Sequence[str] | None) -> None:
+        """The runner writes into pack_dir itself: nothing to bring."""
 
     def _launch(self, name: str, work: Path, cwd: Path, argv: list[str], spec: JobSpec) -> JobHandle:
         """Start argv under the supervisor in its own session, holding the job's lock; write the handle last."""

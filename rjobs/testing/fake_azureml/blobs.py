@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
-from rjobs.testing.fake_azureml.commands import CommandRunner
+from rjobs.testing.fake_azureml.commands import CommandRunner, LiveCommand
 from rjobs.testing.fake_azureml.http import BLOB_HOST
 from rjobs.testing.fake_azureml.lifecycle import artifact_dir
 from rjobs.testing.fake_azureml.routes_workspace import ARTIFACT_CONTAINER, BLOB_CONTAINER, DATASTORES
@@ -201,7 +201,7 @@ class LocalizingCommandRunner(CommandRunner):
         self.inner = inner
         self.blobs = blobs
 
-    def run(self, record: dict[str, Any], assets: Any) -> str:
+    def start(self, record: dict[str, Any], assets: Any) -> LiveCommand | str:
         local_assets = {kind: versions for kind, versions in assets.items()}
         for kind, key in (("data", "dataUri"), ("codes", "codeUri")):
             local_assets[kind] = copy.deepcopy(assets[kind])
@@ -214,6 +214,4 @@ class LocalizingCommandRunner(CommandRunner):
         for value in (local_record["rest"]["properties"].get("inputs") or {}).values():
             if isinstance(value, dict) and value.get("uri"):
                 value["uri"] = self.blobs.local_path(str(value["uri"])) or value["uri"]
-        outcome = self.inner.run(local_record, local_assets)
-        record["exit_code"] = local_record.get("exit_code")
-        return outcome
+        return self.inner.start(local_record, local_assets)

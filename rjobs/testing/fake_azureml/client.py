@@ -21,12 +21,13 @@ from azure.ai.ml.entities import Job
 
 from rjobs.testing.clock import FakeClock
 from rjobs.testing.fake_azureml.assets import Codes, DataOps, Environments, Models
-from rjobs.testing.fake_azureml.commands import CommandRunner
+from rjobs.testing.fake_azureml.commands import CommandRunner, LiveCommand
 from rjobs.testing.fake_azureml.faults import FaultPlan, fault_error
 from rjobs.testing.fake_azureml.jobs import Jobs
 from rjobs.testing.fake_azureml.lifecycle import (
     CANCEL_DELAY,
     FINAL,
+    Cluster,
     JobPlanner,
     JobScript,
     artifact_dir,
@@ -38,6 +39,8 @@ from rjobs.testing.fake_azureml.persistence import Snapshot, StateFile
 from rjobs.testing.fake_azureml.wire import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, WORKSPACE_ID, arm_id, iso
 
 Call = tuple[str, str | None, dict[str, Any]]
+LIVE_WAIT_S = 0.05
+"""Real seconds a read of a live command's job waits for the command: polls on the fake clock pace real R."""
 
 
 class FakeMLClient:
@@ -69,6 +72,8 @@ class FakeMLClient:
         retry_after: float | None = 3.0,
         command_timeout: float = 300.0,
         mlflow_store: Path | None = None,
+        live_commands: bool = False,
+        cluster: Cluster | None = None,
     ) -> None:
         self.clock = clock or FakeClock()
         self.seed = seed
@@ -94,9 +99,14 @@ class FakeMLClient:
             preemption_rate=preemption_rate,
             not_responding_rate=not_responding_rate,
             run_commands=run_commands,
+            cluster=cluster,
         )
         self.faults = FaultPlan(fault_rates, fault_operations, retry_after)
         self.commands = CommandRunner(self.store, rscript_env or {}, command_timeout)
+        self.live_commands = live_commands
+        """Commands start when their job is Running and it stays Running until they end (while their rw_mount
+        outputs sync to the blobs), instead of running whole when the job's planned phases are over."""
+        self._live: dict[str, LiveCommand] = {}
         self.calls: list[Call] = []
         self.lock = threading.RLock()
         self.faults_raised: list[tuple[str, str]] = []
@@ -137,6 +147,14 @@ class FakeMLClient:
         """The next `times` calls matching operation (fnmatch, e.g. 'jobs.*') fail with kind."""
         with self.lock:
             self.faults.inject(operation, kind, times, retry_after)
+
+    def stop_commands(self) -> None:
+        """Kill every live command still running (a test's teardown): no R outlives the fake."""
+        with self.lock:
+            live, self._live = dict(self._live), {}
+        for command in live.values():
+            command.kill()
+            command.log.close()
 
     def tick(self, seconds: float) -> None:
         self.clock.advance(seconds)
@@ -218,11 +236,16 @@ class FakeMLClient:
             if cancel_at is not None:
                 if now < cancel_at + CANCEL_DELAY:
                     return "CancelRequested"
+                live = self._live.pop(record["rest"]["name"], None)
+                if live is not None:  # the node stops: the command is killed, its mounts synced a last time
+                    self.commands.finish(record, live)
                 record["final"] = "Canceled"
                 self._finish(record, "Canceled")
                 self._run_ended(record, "Canceled")
                 self._save()
                 return "Canceled"
+            if self.live_commands and record["outcome"] == "Completed" and record["run_command"]:
+                return self._live_state(record, current)
             if current is not None:
                 return current
             outcome = str(record["outcome"])
@@ -245,6 +268,29 @@ class FakeMLClient:
     def _run_ended(self, record: dict[str, Any], outcome: str) -> None:
         if self.job_runs is not None:
             self.job_runs.finish(record["rest"]["name"], outcome, self.clock.now)
+
+    def _live_state(self, record: dict[str, Any], current: str | None) -> str:
+        """A live command's job: started once it is Running, Running while the command runs (each read waits a
+        moment for it and syncs its mounts), then the rest of its planned phases and the command's outcome."""
+        name = record["rest"]["name"]
+        live = self._live.get(name)
+        if live is None and record.get("command_outcome") is None and current in (None, "Running", "Finalizing"):
+            started = self.commands.start(record, self._assets)
+            if isinstance(started, str):
+                record["command_outcome"] = started
+            else:
+                live = self._live[name] = started
+        if live is not None:
+            if live.running(wait=LIVE_WAIT_S):
+                live.sync()
+                return "Running"
+            record["command_outcome"] = self.commands.finish(record, self._live.pop(name))
+        if current is not None or record.get("command_outcome") is None:
+            return current or "Running"
+        record["final"] = str(record["command_outcome"])
+        self._run_ended(record, record["final"])
+        self._save()
+        return str(record["final"])
 
     def _artifact_dir(self, name: str) -> Path:
         return artifact_dir(self.store, name)

@@ -47,7 +47,9 @@ class Jobs(Ops):
             "cancel_at": None,
             "exit_code": None,
         }
-        record.update(client.planner.plan(job.name))
+        record.update(client.planner.plan(job.name, client.clock.now))
+        if client.planner.cluster is not None:
+            client.clock.advance(client.planner.cluster.submit_s)
         client._jobs[job.name] = record
         client._job_created(record)
         client._save()

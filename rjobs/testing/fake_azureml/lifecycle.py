@@ -44,6 +44,38 @@ class JobScript:
 
 
 @dataclass
+class Cluster:
+    """A compute cluster of `nodes` nodes, one job each, first come first served, with the overheads a job pays before
+    and after its command: when the fake is given one, a job's phases come from here (bench/packing_model.py).
+
+    allocate_s: provisioning every node, in parallel, from the first job (a cold cluster; 0 when warm);
+    image_pull_s: each node's first job pulls the image; queue_s: scheduling once a node is free; start_s: container
+    start, code snapshot and mounts; finalize_s: outputs upload; submit_s: the service's time per create request.
+    A cancelled job keeps its node until its planned end (the model does not need early release)."""
+
+    nodes: int
+    allocate_s: float = 0.0
+    image_pull_s: float = 0.0
+    queue_s: float = 20.0
+    start_s: float = 45.0
+    finalize_s: float = 20.0
+    submit_s: float = 1.0
+    free_at: list[float] = field(default_factory=list)
+    pulled: set[int] = field(default_factory=set)
+
+    def phases(self, now: float, run_s: float) -> list[list[Any]]:
+        """The next job's phases, created at `now` and running `run_s`: it takes the node free first."""
+        if not self.free_at:
+            self.free_at = [now + self.allocate_s] * self.nodes
+        node = min(range(self.nodes), key=lambda index: (self.free_at[index], index))
+        start = max(now, self.free_at[node]) + self.queue_s
+        prepare = self.start_s + (0.0 if node in self.pulled else self.image_pull_s)
+        self.pulled.add(node)
+        self.free_at[node] = start + prepare + run_s + self.finalize_s
+        return [["Queued", start - now], ["Preparing", prepare], ["Running", run_s], ["Finalizing", self.finalize_s]]
+
+
+@dataclass
 class JobPlanner:
     """Plans each new job: scripted fields first (the last matching script wins), the rest drawn from a seed of
     (client seed, job name), so a job behaves the same whichever order jobs are created in."""
@@ -57,6 +89,7 @@ class JobPlanner:
     not_responding_rate: float
     run_commands: bool
     scripts: list[tuple[str, JobScript]] = field(default_factory=list)
+    cluster: Cluster | None = None
 
     def script(self, pattern: str, script: JobScript) -> None:
         self.scripts.append((pattern, script))
@@ -67,7 +100,7 @@ class JobPlanner:
                 return script
         return JobScript()
 
-    def plan(self, name: str) -> dict[str, Any]:
+    def plan(self, name: str, now: float = 0.0) -> dict[str, Any]:
         """Phases, outcome, log, artifacts and whether to run the command, as JSON-ready fields of a job record."""
         script = self.script_for(name)
         draw = random.Random(f"{self.seed}:{name}")
@@ -96,6 +129,8 @@ class JobPlanner:
             outcome = "Completed"
         if outcome == "Completed" or outcome == "Failed":
             phases.append(["Finalizing", FINALIZE_SECONDS])
+        if self.cluster is not None:
+            phases = self.cluster.phases(now, run)
         return {
             "phases": phases,
             "outcome": outcome,

@@ -124,7 +124,9 @@ class JobRoutes:
             "cancel_at": None,
             "exit_code": None,
         }
-        record.update(workspace.planner.plan(name))
+        record.update(workspace.planner.plan(name, workspace.clock.now))
+        if workspace.planner.cluster is not None:
+            workspace.clock.advance(workspace.planner.cluster.submit_s)
         environment = asset_reference(str(body["properties"].get("environmentId") or ""))
         if environment is not None and environment[0] in workspace.broken_images:
             record.update(failed_image_build(workspace.broken_images[environment[0]]))
