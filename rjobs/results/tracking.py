@@ -221,9 +221,15 @@ def _log_sweep(
     parent_tags = {RUN_TAG: ledger.run, KIND_TAG: "sweep", "rjobs.backend": backend, "rjobs.cells": str(len(records))}
     changed = log_batch(client, parent, result.parent_run_id, dict(params or {}), {}, parent_tags)
 
+    children: Mapping[str, Run] | None = None
     if job_runs is not None:
         for record in records:
             job_run = job_runs(record)
+            if job_run is None and record.job_name and not record.reused_from:  # ran, but not as a job of its own
+                if children is None:
+                    children = find_children(client, experiment_id, result.parent_run_id) if parent else {}
+                result.child_run_ids[record.cell] = _log_cell(client, ledger, record, experiment_id, result, children)
+                continue
             run_id, cell_changed = log_job_run(
                 client, ledger.run, record, job_run, result.parent_run_id, experiment_id, tracking_uri
             )

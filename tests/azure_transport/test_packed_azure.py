@@ -15,9 +15,11 @@ from rjobs.engine.ledger import RunLedger
 from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.sweep import Sweep, SweepSettings
 from rjobs.packing.engine import PackedSweep
+from rjobs.results.mlflow_runs import CELL_TAG, PARENT_TAG
 from rjobs.testing.clock import FakeClock
 from rjobs.testing.fake_azureml.client import FakeMLClient
 from rjobs.testing.fake_azureml.transport import FakeAzureMLTransport
+from tests.azure_transport.mlflow_support import experiment_runs, log_as_the_task
 from tests.azure_transport.support import transport_backend, transport_sweep
 from tests.reliability.support import load_sweep, write_project
 
@@ -52,7 +54,14 @@ NO_SMOKE = {"env_smoke": False, "r_packages": lambda _code: {}}
 @pytest.fixture
 def workspace(tmp_path: Path, clock: FakeClock) -> Iterator[FakeMLClient]:
     """The fake service running each job's command for real and in the background, as a cluster node would."""
-    fake = FakeMLClient(clock, seed=11, store=tmp_path / "service", run_commands=True, live_commands=True)
+    fake = FakeMLClient(
+        clock,
+        seed=11,
+        store=tmp_path / "service",
+        run_commands=True,
+        live_commands=True,
+        mlflow_store=tmp_path / "workspace-mlflow.db",
+    )
     yield fake
     fake.stop_commands()
 
@@ -181,3 +190,26 @@ def test_a_pack_cancelled_half_way_keeps_its_finished_items_and_the_rerun_packs_
     for cell, (name, ended) in kept.items():
         record = sweep.ledger.load(cell)
         assert record is not None and (record.job_name, record.ended_at) == (name, ended)
+
+
+def test_cells_of_a_packed_azure_sweep_are_logged_as_runs_of_their_own_under_the_sweep(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, tmp_path: Path
+) -> None:
+    """The pack is the Azure ML job (and the MLflow run the service made for it); a packed cell has no job run of
+    its own to nest, so it is logged as locally: a child run with its params, metrics and outputs."""
+    cells: list[dict[str, object]] = [{"seed": 1, "mode": "ok"}, {"seed": 2, "mode": "ok"}]
+    job = project(tmp_path / "project", cells)
+    sweep, packed = packed_sweep(transport, job, tmp_path / "results", "packed-mlflow", lambda _line: None)
+    (launched,) = packed.run()
+    assert sweep.finish()["completed"] == 2
+
+    result, logged = log_as_the_task(sweep)
+
+    assert logged and result.missing_job_runs == []
+    assert (result.created, result.artifacts_logged) == (1 + 2, 2)  # the parent and a run per cell; their outputs
+    runs = {run.info.run_id: run for run in experiment_runs(result.tracking_uri)}
+    children = [run for run in runs.values() if run.data.tags.get(PARENT_TAG) == result.parent_run_id]
+    assert sorted(run.data.tags[CELL_TAG] for run in children) == sorted(sweep.cells)
+    assert sorted(run.data.metrics["score"] for run in children) == [0.1, 0.2]
+    assert launched in runs and PARENT_TAG not in runs[launched].data.tags  # the pack's own job run, left as it is
+    assert set(runs) == {result.parent_run_id, launched, *(run.info.run_id for run in children)}

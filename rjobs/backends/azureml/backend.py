@@ -217,8 +217,10 @@ class AzureMLBackend:
 
     def job_run_id(self, record: CellRecord) -> str | None:
         """Every Azure ML job is a run in the workspace's MLflow whose run id is the job's name; a cell reused from
-        another sweep has none of its own here (its job run stays that sweep's)."""
-        return None if record.reused_from else record.job_name or None
+        another sweep has none of its own here (its job run stays that sweep's), nor has a cell run in a packed job
+        (the pack is the job: the cell is logged as a run of its own, as locally)."""
+        packed = "pack_dir" in ((record.handle or {}).get("data") or {})
+        return None if record.reused_from or packed else record.job_name or None
 
     def register_model(
         self, name: str, job_name: str, model_path: str, tags: Mapping[str, str], description: str
