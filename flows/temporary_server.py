@@ -59,12 +59,17 @@ class TemporaryServer:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/api"
-        self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("server_guard.py")), "--", *uvicorn_command(port)],
-            env={**os.environ, **SERVER_ENV},
-            stdin=subprocess.PIPE,  # never written: it closes when this process ends, which stops the server
-            start_new_session=True,  # out of the terminal's process group: Ctrl-C is the CLI's to handle
-        )
+        self.log_path = server_log_path(port)
+        self.keep_log = False  # a server that did not start keeps its output: it says why
+        with self.log_path.open("wb") as log:  # the server's own output, never the user's terminal
+            self.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("server_guard.py")), "--", *uvicorn_command(port)],
+                env={**os.environ, **SERVER_ENV},
+                stdin=subprocess.PIPE,  # never written: it closes when this process ends, which stops the server
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # out of the terminal's process group: Ctrl-C is the CLI's to handle
+            )
         atexit.register(self.stop)
 
     @classmethod
@@ -87,14 +92,18 @@ class TemporaryServer:
                         return
             except (OSError, urllib.error.URLError):
                 time.sleep(0.05)
+        self.keep_log = True
         self.stop()
+        tail = server_log_tail(self.log_path)
         raise RuntimeError(
             f"Prefect's temporary server at {self.url} did not answer within {timeout:.0f} s "
-            f"(exit code {self.process.returncode}); start one with `make server` and set PREFECT_API_URL"
+            f"(exit code {self.process.returncode}; its output: {self.log_path}{': ' + tail if tail else ''}); "
+            "start one with `make server` and set PREFECT_API_URL"
         )
 
     def stop(self) -> None:
-        """Close the guard's pipe (it stops the server), terminate it, then kill after 10 s, and reap."""
+        """Close the guard's pipe (it stops the server), terminate it, then kill after 10 s, and reap; its log goes
+        with it unless kept."""
         if self.process.stdin is not None and not self.process.stdin.closed:
             self.process.stdin.close()
         if self.process.poll() is None:
@@ -104,6 +113,25 @@ class TemporaryServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if not self.keep_log:
+            self.log_path.unlink(missing_ok=True)
+
+
+def server_log_path(port: int) -> Path:
+    """Where a temporary server writes its output: beside Prefect's database in PREFECT_HOME, one file a server.
+    Kept off the terminal, where a server shutting down under load printed asyncio tracebacks after Ctrl-C."""
+    home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    return home / f"temporary-server-{port}.log"
+
+
+def server_log_tail(path: Path, lines: int = 5) -> str:
+    """The last lines of a server's output, on one line, for the error that says it did not start."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())
 
 
 def without_heartbeats() -> contextlib.AbstractContextManager[object]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -78,12 +79,40 @@ def test_not_started_when_prefect_is_already_imported(monkeypatch: pytest.Monkey
     assert TemporaryServer.start_unless_configured() is None
 
 
-def test_a_server_that_exits_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(temporary_server, "uvicorn_command", lambda port: [sys.executable, "-c", "raise SystemExit(3)"])
+def test_a_server_that_exits_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Its output goes to a log in PREFECT_HOME, never to the user's terminal; the error names it and its last line."""
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    crash = "import sys; sys.stderr.write('Traceback: the port is taken\\n'); raise SystemExit(3)"
+    monkeypatch.setattr(temporary_server, "uvicorn_command", lambda port: [sys.executable, "-c", crash])
     server = TemporaryServer()
-    with pytest.raises(RuntimeError, match=r"did not answer within 60 s \(exit code 3\).*PREFECT_API_URL"):
+    with pytest.raises(
+        RuntimeError, match=r"did not answer within 60 s \(exit code 3;.*the port is taken\).*PREFECT_API_URL"
+    ):
         server.wait(timeout=60)  # returns when the process exits; the bound only covers a loaded machine
     assert server.process.poll() == 3
+    assert "Traceback" not in capfd.readouterr().err
+    server.stop()  # as at exit: the failed server's log stays
+    assert "the port is taken" in server.log_path.read_text()
+    assert server.log_path.parent == tmp_path / "home"
+
+
+def test_a_server_that_stops_leaves_no_log_and_said_nothing_on_the_terminal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A server shutting down under load printed asyncio tracebacks into the terminal after Ctrl-C."""
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    noisy = "import sys, time; sys.stderr.write('Traceback: CancelledError\\n'); sys.stderr.flush(); time.sleep(60)"
+    monkeypatch.setattr(temporary_server, "uvicorn_command", lambda port: [sys.executable, "-c", noisy])
+    server = TemporaryServer()
+    deadline = time.monotonic() + 60
+    while "CancelledError" not in server.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "CancelledError" in server.log_path.read_text()
+    server.stop()
+    assert "Traceback" not in capfd.readouterr().err
+    assert not server.log_path.exists()
 
 
 @pytest.mark.slow
