@@ -70,7 +70,7 @@ def _sdk_settings(source: str, mtime_ns: int) -> dict[str, Any]:
     return {key: getattr(loaded, key, None) for key in SDK_ONLY_KEYS}
 
 
-def _apply_sdk_settings(entity: Command, spec: JobSpec) -> None:
+def apply_sdk_settings(entity: Command, spec: JobSpec) -> None:
     if not any(key in spec.raw for key in SDK_ONLY_KEYS):
         return
     settings = _sdk_settings(str(spec.source), spec.source.stat().st_mtime_ns)
@@ -133,7 +133,7 @@ def build_command_job(job: CellJob, environment: str, code: str | None) -> Comma
         tags=job_tags(job),
         properties=properties,
     )
-    _apply_sdk_settings(entity, spec)
+    apply_sdk_settings(entity, spec)
     return entity
 
 
@@ -170,7 +170,7 @@ def build_smoke_job(
         environment_variables=dict(spec.environment_variables),
         tags={"rjobs.kind": "environment-check", **(tags or {})},
     )
-    _apply_sdk_settings(entity, spec)  # resources, identity, queue settings: what the cells will run with
+    apply_sdk_settings(entity, spec)  # resources, identity, queue settings: what the cells will run with
     return entity
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rjobs.backends.azureml.jobs import RUN_PROPERTY, _apply_sdk_settings, literal_values
+from rjobs.backends.azureml.jobs import RUN_PROPERTY, apply_sdk_settings, literal_values
 from rjobs.backends.base import CellJob, PackLaunch
 from rjobs.core.errors import InputError
 from rjobs.core.files import OUTPUTS_DIR
@@ -119,7 +119,7 @@ def build_pack_job(launch: PackLaunch, environment: str, code: str) -> Command:
         tags={**{str(k): str(v) for k, v in spec.tags.items()}, "rjobs.run": run, "rjobs.kind": "pack"},
         properties={RUN_PROPERTY: run},
     )
-    _apply_sdk_settings(entity, spec)
+    apply_sdk_settings(entity, spec)
     if getattr(entity, "resources", None) is not None:  # a pack is one node's work: on N nodes each would run it all
         entity.resources.instance_count = 1
     entity.distribution = None
