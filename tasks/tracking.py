@@ -15,12 +15,11 @@ from rjobs.backends.base import RegisteredModelRef, RegistersModels
 from rjobs.engine.ledger import CellRecord
 from rjobs.engine.sweep import Sweep
 from rjobs.inputs.result_options import DEFAULT_MODEL_PATH, Objective, parse_objective
-from rjobs.results.job_runs import tracking_target
 from rjobs.results.plots import plot_metric_by_param
 from rjobs.results.registry import register_in_backend, register_local
 from rjobs.results.selection import select_best
-from rjobs.results.tracking import TrackingResult, fixed_params
-from rjobs.results.tracking_record import log_sweep_if_changed
+from rjobs.results.tracking import TrackingResult
+from rjobs.results.tracking_record import log_sweep_of
 from tasks.results import artifact_key
 
 MAX_EMBEDDED_PNG = 300_000
@@ -28,25 +27,11 @@ MLFLOW_REGISTRY = "mlflow"
 """Where models go when the backend has no registry of its own."""
 
 
-def sweep_records(sweep: Sweep) -> list[CellRecord]:
-    """This sweep's cells as the ledger has them (cells never run get an empty record)."""
-    return [sweep.ledger.load(cell_id) or CellRecord(cell_id, dict(c.params)) for cell_id, c in sweep.cells.items()]
-
-
 @task(name="log-to-mlflow", cache_policy=NO_CACHE)
 def log_to_mlflow(sweep: Sweep, tracking_uri: str | None = None) -> TrackingResult:
     """Parent run + a child run per cell from the ledger; local sqlite store, or the workspace's MLflow on Azure, where
     each cell's child is its job's own run."""
-    tracking_uri, job_runs = tracking_target(sweep.backend, tracking_uri)
-    result, logged = log_sweep_if_changed(
-        sweep.ledger,
-        sweep_records(sweep),
-        experiment=sweep.spec.experiment,
-        backend=sweep.backend.name,
-        params=fixed_params(sweep.spec, sweep.grid_keys),
-        tracking_uri=tracking_uri,
-        job_runs=job_runs,
-    )
+    result, logged = log_sweep_of(sweep, tracking_uri)
     create_markdown_artifact(
         markdown=mlflow_markdown(result, sweep.settings.run),
         key=artifact_key(sweep.settings.run, "mlflow"),
@@ -101,7 +86,7 @@ def mlflow_markdown(result: TrackingResult, run: str) -> str:
 @task(name="plot-sweep", cache_policy=NO_CACHE)
 def plot_sweep(sweep: Sweep, select: Objective | str) -> Path:
     """results/<run>/<metric>_by_param.png for the chosen metric (grid order from summary.csv, so run it after)."""
-    path = plot_metric_by_param(sweep.ledger, sweep_records(sweep), select)
+    path = plot_metric_by_param(sweep.ledger, sweep.records(), select)
     get_run_logger().info("plot: %s", path)
     return path
 
@@ -118,7 +103,7 @@ def select_and_register(
     """Best cell (NoEligibleCellError when none), its model registered if asked, and a markdown artifact."""
     logger = get_run_logger()
     objective = parse_objective(select)
-    records = sweep_records(sweep)
+    records = sweep.records()
     best = select_best(records, objective)
     assert best is not None
     registered, registry = None, MLFLOW_REGISTRY

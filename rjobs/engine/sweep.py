@@ -92,6 +92,10 @@ class Sweep:
             keys.update(dict.fromkeys(cell.params))
         return list(keys)
 
+    def records(self) -> list[CellRecord]:
+        """The sweep's cells as the ledger has them, in grid order (cells never run get an empty record)."""
+        return [self.ledger.load(cell_id) or CellRecord(cell_id, dict(c.params)) for cell_id, c in self.cells.items()]
+
     def plan(self) -> dict[str, Action]:
         """From the results folder alone: collected cells are reused, known jobs checked, the rest submitted."""
         actions = {}

@@ -8,13 +8,16 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rjobs.core.files import atomic_write_json, iter_outputs
 from rjobs.engine.ledger import CellRecord, RunLedger
-from rjobs.results.job_runs import JobRunIds
+from rjobs.results.job_runs import JobRunIds, tracking_target
 from rjobs.results.mlflow_lock import sweep_log_lock
-from rjobs.results.tracking import TrackingResult, local_tracking_uri, log_sweep
+from rjobs.results.tracking import TrackingResult, fixed_params, local_tracking_uri, log_sweep
+
+if TYPE_CHECKING:
+    from rjobs.engine.sweep import Sweep
 
 RECORD_FILE = "mlflow.json"
 RECORDED = ("tracking_uri", "experiment_id", "parent_run_id", "child_run_ids")
@@ -93,3 +96,18 @@ def log_sweep_if_changed(
         record = {"fingerprint": digest, **{k: v for k, v in asdict(result).items() if k in RECORDED}}
         atomic_write_json(record_path(ledger), record)
     return result, True
+
+
+def log_sweep_of(sweep: Sweep, tracking_uri: str | None = None) -> tuple[TrackingResult, bool]:
+    """A sweep's records logged where its backend says (rjobs.results.job_runs.tracking_target) unless unchanged:
+    what the log-to-mlflow task runs, and the transport tests without Prefect."""
+    tracking_uri, job_runs = tracking_target(sweep.backend, tracking_uri)
+    return log_sweep_if_changed(
+        sweep.ledger,
+        sweep.records(),
+        experiment=sweep.spec.experiment,
+        backend=sweep.backend.name,
+        params=fixed_params(sweep.spec, sweep.grid_keys),
+        tracking_uri=tracking_uri,
+        job_runs=job_runs,
+    )

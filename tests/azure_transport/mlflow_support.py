@@ -9,13 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from rjobs.engine.sweep import Sweep
-from rjobs.results.job_runs import tracking_target
-from rjobs.results.tracking import TrackingResult, fixed_params, make_client
-from rjobs.results.tracking_record import log_sweep_if_changed
+from rjobs.results.tracking import make_client
 from rjobs.testing.clock import FakeClock
 from rjobs.testing.fake_azureml.client import FakeMLClient
 from rjobs.testing.fake_azureml.transport import FakeAzureMLTransport, blob_clients_through
-from tasks.tracking import sweep_records
 from tests.azure_transport.support import transport_sweep
 from tests.reliability.support import write_project
 
@@ -41,20 +38,6 @@ def finished_sweep(transport: FakeAzureMLTransport, workspace: FakeMLClient, tmp
     sweep, _ = transport_sweep(transport, job, tmp_path / "results", "tracked", backend_options={"env_smoke": False})
     assert all(result.record.collected for result in sweep.results.values())
     return sweep
-
-
-def log_as_the_task(sweep: Sweep) -> tuple[TrackingResult, bool]:
-    """What tasks.tracking.log_to_mlflow does, without Prefect: the backend's target, then log unless unchanged."""
-    tracking_uri, job_runs = tracking_target(sweep.backend, None)
-    return log_sweep_if_changed(
-        sweep.ledger,
-        sweep_records(sweep),
-        experiment=sweep.spec.experiment,
-        backend=sweep.backend.name,
-        params=fixed_params(sweep.spec, sweep.grid_keys),
-        tracking_uri=tracking_uri,
-        job_runs=job_runs,
-    )
 
 
 def experiment_runs(tracking_uri: str) -> list[Any]:

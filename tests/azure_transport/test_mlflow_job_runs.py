@@ -18,17 +18,16 @@ from rjobs.backends.local.backend import LocalBackend
 from rjobs.results.job_runs import tracking_target
 from rjobs.results.mlflow_runs import CELL_TAG, KIND_TAG, PARENT_TAG, RUN_TAG
 from rjobs.results.tracking import fixed_params, log_sweep, make_client
+from rjobs.results.tracking_record import log_sweep_of
 from rjobs.testing.clock import FakeClock
 from rjobs.testing.fake_azureml.client import FakeMLClient
 from rjobs.testing.fake_azureml.transport import FakeAzureMLTransport
-from tasks.tracking import sweep_records
 from tests.azure_transport.mlflow_support import (
     CELLS,
     EXPERIMENT,
     experiment_runs,
     files_under,
     finished_sweep,
-    log_as_the_task,
     store_state,
     tracked_service,
 )
@@ -58,10 +57,10 @@ def test_each_cells_job_run_is_nested_under_one_parent_with_the_cells_params_and
     uri = tracked.job_runs.tracking_uri
     artifacts_before = files_under(tmp_path / "service", tmp_path / "results")
     client = make_client(uri)
-    job_names = [record.job_name for record in sweep_records(sweep)]
+    job_names = [record.job_name for record in sweep.records()]
     listed_before = {name: [a.path for a in client.list_artifacts(name)] for name in job_names}
 
-    result, logged = log_as_the_task(sweep)
+    result, logged = log_sweep_of(sweep)
 
     assert logged and result.tracking_uri == uri and result.missing_job_runs == []
     assert result.artifacts_logged == 0 and result.created == 1  # the parent run only
@@ -69,7 +68,7 @@ def test_each_cells_job_run_is_nested_under_one_parent_with_the_cells_params_and
     assert len(runs) == CELLS + 1
     parents = [run for run in runs.values() if run.data.tags.get(KIND_TAG) == "sweep"]
     assert [p.info.run_id for p in parents] == [result.parent_run_id]
-    records = {record.cell: record for record in sweep_records(sweep)}
+    records = {record.cell: record for record in sweep.records()}
     assert result.child_run_ids == {cell: record.job_name for cell, record in records.items()}
     for cell, record in records.items():
         job_run = runs[record.job_name]  # the job's own run, its id the job's name
@@ -91,16 +90,16 @@ def test_logging_again_changes_nothing(
     tracked_transport: FakeAzureMLTransport, tracked: FakeMLClient, tmp_path: Path
 ) -> None:
     sweep = finished_sweep(tracked_transport, tracked, tmp_path)
-    first, _ = log_as_the_task(sweep)
+    first, _ = log_sweep_of(sweep)
     assert tracked.job_runs is not None
     before = store_state(tracked.job_runs.tracking_uri)
 
-    again, logged = log_as_the_task(sweep)  # as the task does on a re-run with nothing new
+    again, logged = log_sweep_of(sweep)  # as the task does on a re-run with nothing new
     assert not logged and again.parent_run_id == first.parent_run_id
     tracking_uri, job_runs = tracking_target(sweep.backend, None)
     forced = log_sweep(  # and past the record, as after a resume that changed nothing MLflow holds
         sweep.ledger,
-        sweep_records(sweep),
+        sweep.records(),
         experiment=EXPERIMENT,
         backend=sweep.backend.name,
         params=fixed_params(sweep.spec, sweep.grid_keys),
@@ -117,13 +116,13 @@ def test_a_cell_whose_job_run_is_gone_is_warned_about_and_skipped_not_copied(
     tracked_transport: FakeAzureMLTransport, tracked: FakeMLClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     sweep = finished_sweep(tracked_transport, tracked, tmp_path)
-    records = sweep_records(sweep)
+    records = sweep.records()
     gone = records[0]
     assert tracked.job_runs is not None
     tracked.job_runs.delete(gone.job_name)
 
     with caplog.at_level(logging.WARNING, logger="rjobs.results.job_runs"):
-        result, _ = log_as_the_task(sweep)
+        result, _ = log_sweep_of(sweep)
 
     assert result.missing_job_runs == [gone.cell]
     assert gone.cell not in result.child_run_ids and len(result.child_run_ids) == CELLS - 1

@@ -16,10 +16,11 @@ from rjobs.engine.monitor import JobMonitor
 from rjobs.engine.sweep import Sweep, SweepSettings
 from rjobs.packing.engine import PackedSweep
 from rjobs.results.mlflow_runs import CELL_TAG, PARENT_TAG
+from rjobs.results.tracking_record import log_sweep_of
 from rjobs.testing.clock import FakeClock
 from rjobs.testing.fake_azureml.client import FakeMLClient
 from rjobs.testing.fake_azureml.transport import FakeAzureMLTransport
-from tests.azure_transport.mlflow_support import experiment_runs, log_as_the_task
+from tests.azure_transport.mlflow_support import experiment_runs
 from tests.azure_transport.support import transport_backend, transport_sweep
 from tests.reliability.support import load_sweep, write_project
 
@@ -203,7 +204,7 @@ def test_cells_of_a_packed_azure_sweep_are_logged_as_runs_of_their_own_under_the
     (launched,) = packed.run()
     assert sweep.finish()["completed"] == 2
 
-    result, logged = log_as_the_task(sweep)
+    result, logged = log_sweep_of(sweep)
 
     assert logged and result.missing_job_runs == []
     assert (result.created, result.artifacts_logged) == (1 + 2, 2)  # the parent and a run per cell; their outputs
