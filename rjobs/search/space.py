@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rjobs.core.errors import InputError
 from rjobs.core.values import argument_problem
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PARAMETERS: dict[str, tuple[str, ...]] = {
     "choice": ("values",),
