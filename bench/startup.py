@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -33,6 +34,8 @@ from bench.common import (
 
 DEMO_FILES = ("job.yml", "grid.yml", "environment-job.yml")
 DEMO_DIRS = ("r_src", "data", "docker-context")
+# A cell's task run is named "<title> (<cell id>)" (tasks/jobs.py); a batch of cells is "cells-<first>-x<count>".
+CELL_TASK_RUN = re.compile(r"Task run '(cells-[^']*|[^']* \([0-9a-f]+\))'")
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> tuple[float, str]:
@@ -88,7 +91,8 @@ def flow_phases(text: str, t0: float, t_exit: float) -> dict[str, float | None]:
 
     begin = first("Beginning flow run")
     end = first("Finished in state", last=True)
-    fan_start = first("Task run 'cell-")
+    cell_runs = [t for t, line in lines if CELL_TASK_RUN.search(line)]
+    fan_start = cell_runs[0] if cell_runs else None
     results = first("Task run 'write-results", last=True)
     return {
         "startup_s": begin - t0 if begin else None,
