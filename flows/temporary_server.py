@@ -16,6 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from rjobs.core.files import tail_text
+
 SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
 START_TIMEOUT_S = 120.0  # a first start migrates a fresh database: 20 s+ on a loaded machine
 
@@ -127,11 +129,7 @@ def server_log_path(port: int) -> Path:
 
 def server_log_tail(path: Path, lines: int = 5) -> str:
     """The last lines of a server's output, on one line, for the error that says it did not start."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())
+    return " | ".join(line.strip() for line in tail_text(path, max_lines=lines).splitlines() if line.strip())
 
 
 def without_heartbeats() -> contextlib.AbstractContextManager[object]:
