@@ -7,12 +7,19 @@ exists: a test holds items running until a point of progress), meet (waits, 60 s
 
 from __future__ import annotations
 
+import random
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from rjobs.backends.local.backend import LocalBackend
 from rjobs.core.snapshot import code_snapshot
+from rjobs.engine.ledger import RunLedger
+from rjobs.engine.monitor import JobMonitor
+from rjobs.engine.sweep import Sweep, SweepSettings
 from rjobs.packing.items import PackItem, runner_command, write_pack
+from tests.reliability.support import load_sweep, write_project
 
 ITEM_R = r"""
 args <- commandArgs(trailingOnly = TRUE)
@@ -42,6 +49,36 @@ ITEM_COMMAND = (
     "Rscript item.R --mode ${{inputs.mode}} --seed ${{inputs.seed}} --gate ${{inputs.gate}} "
     "--counter ${{inputs.counter}}"
 )
+
+
+# seed 1 writes its outputs (a model file and metrics) at once; seed 2 first waits (60 s at most) for the gate
+# file the test opens
+ITEM_SH = """\
+seed=$2 gate=$4
+if [ "$seed" = 2 ]; then i=0; while [ ! -f "$gate" ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i + 1)); done; fi
+[ "$seed" = 2 ] && [ ! -f "$gate" ] && exit 9
+mkdir -p outputs/model && echo "$seed" > outputs/model/weights.txt
+printf '{"seed": %s}\\n' "$seed" > outputs/metrics.json && echo "item $seed done"
+"""
+
+
+def sh_sweep(tmp_path: Path, run: str) -> Sweep:
+    """A prepared sweep of two cells (seeds 1 and 2) on the local backend with `sh` standing in for R, its project
+    and results under tmp_path: the engine's bookkeeping in seconds."""
+    job = write_project(
+        tmp_path / "project",
+        script=ITEM_SH,
+        script_name="item.sh",
+        command="Rscript item.sh --seed ${{inputs.seed}} --gate ${{inputs.gate}}",
+        inputs={"seed": 1, "gate": str(tmp_path / "gate")},
+        grid={"seed": [1, 2]},
+    )
+    spec, cells = load_sweep(job)
+    backend = LocalBackend(rscript=shutil.which("sh") or "sh", check_packages=False)
+    monitor = JobMonitor(backend, interval=0.02, rng=random.Random(0))
+    sweep = Sweep(spec, cells, backend, RunLedger(tmp_path / "results", run), SweepSettings(run=run), monitor)
+    sweep.prepare()
+    return sweep
 
 
 def make_pack(

@@ -5,45 +5,15 @@ folder vanished, and the unpacked cell folder."""
 from __future__ import annotations
 
 import json
-import random
 import shutil
 from pathlib import Path
 
-from rjobs.backends.local.backend import LocalBackend
-from rjobs.engine.ledger import RunLedger
-from rjobs.engine.monitor import JobMonitor
-from rjobs.engine.sweep import Sweep, SweepSettings
 from rjobs.packing.engine import PackedSweep
-from tests.reliability.support import load_sweep, write_project
-
-# seed 1 writes outputs at once; seed 2 first waits (60 s at most) for the gate file the test opens
-ITEM_SH = """\
-seed=$2 gate=$4
-if [ "$seed" = 2 ]; then i=0; while [ ! -f "$gate" ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i + 1)); done; fi
-[ "$seed" = 2 ] && [ ! -f "$gate" ] && exit 9
-mkdir -p outputs && printf '{"seed": %s}\\n' "$seed" > outputs/metrics.json && echo "item $seed done"
-"""
-
-
-def make_sweep(tmp_path: Path, run: str) -> Sweep:
-    job = write_project(
-        tmp_path / "project",
-        script=ITEM_SH,
-        script_name="item.sh",
-        command="Rscript item.sh --seed ${{inputs.seed}} --gate ${{inputs.gate}}",
-        inputs={"seed": 1, "gate": str(tmp_path / "gate")},
-        grid={"seed": [1, 2]},
-    )
-    spec, cells = load_sweep(job)
-    backend = LocalBackend(rscript=shutil.which("sh") or "sh", check_packages=False)
-    monitor = JobMonitor(backend, interval=0.02, rng=random.Random(0))
-    sweep = Sweep(spec, cells, backend, RunLedger(tmp_path / "results", run), SweepSettings(run=run), monitor)
-    sweep.prepare()
-    return sweep
+from tests.packing.support import sh_sweep
 
 
 def test_progress_arrives_per_item_while_the_pack_runs(tmp_path: Path) -> None:
-    sweep = make_sweep(tmp_path, "progress")
+    sweep = sh_sweep(tmp_path, "progress")
     lines: list[str] = []
 
     def on_progress(line: str) -> None:
@@ -68,7 +38,7 @@ def test_progress_arrives_per_item_while_the_pack_runs(tmp_path: Path) -> None:
 
 def test_a_pack_whose_folder_vanished_is_lost_and_its_items_run_again(tmp_path: Path) -> None:
     (tmp_path / "gate").touch()
-    sweep = make_sweep(tmp_path, "vanished")
+    sweep = sh_sweep(tmp_path, "vanished")
     packed = PackedSweep(sweep, packs=1, processes=2)
     first = packed.run()
     assert sweep.finish()["completed"] == 2
