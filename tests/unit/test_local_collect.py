@@ -1,5 +1,5 @@
 """The local backend's collection of ./outputs, without R: what each kind of entry a job leaves becomes in the cell
-folder (moved, copied from inside the job's folder, or skipped), in bounded time."""
+folder (hard-linked, copied from inside the job's folder, or skipped), in bounded time."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ ENTRIES = [
 
 
 @pytest.mark.parametrize(("make", "expected"), [e[1:] for e in ENTRIES], ids=[e[0] for e in ENTRIES])
-def test_each_kind_of_entry_is_moved_copied_or_skipped(
+def test_each_kind_of_entry_is_linked_copied_or_skipped(
     tmp_path: Path, make: Callable[[Path], object], expected: dict[str, str]
 ) -> None:
     work = tmp_path / "job"

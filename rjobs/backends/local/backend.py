@@ -311,13 +311,21 @@ class LocalBackend:
                 os.killpg(pid, signal.SIGKILL)
 
     def collect(self, handle: JobHandle, cell_dir: Path) -> Path:
-        """Move the job's ./outputs into the cell folder (see local.collect: nothing outside the job's folder and no
-        special file is read) and drop the code copy."""
+        """Link the job's ./outputs into the cell folder (see local.collect: nothing outside the job's folder and no
+        special file is read) and drop the code copy, in one step. A code copy already gone means a collection of
+        this job was cut short after it, before its record was saved: the cell folder's outputs are that job's."""
         work = Path(handle.data["work_dir"])
-        target = cell_dir / OUTPUTS_DIR
-        collect_outputs(handle.job_name, work / "code" / OUTPUTS_DIR, work / "code", target)
+        code, target = work / "code", cell_dir / OUTPUTS_DIR
+        if code.is_dir():
+            collect_outputs(handle.job_name, code / OUTPUTS_DIR, code, target)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
         self.logs(handle, cell_dir)
-        shutil.rmtree(work / "code", ignore_errors=True)
+        if code.is_dir():
+            dropped = work / "code.dropped"
+            shutil.rmtree(dropped, ignore_errors=True)
+            code.rename(dropped)  # whole or gone, never half removed: a half-removed copy would be collected again
+            shutil.rmtree(dropped, ignore_errors=True)
         return target
 
     def step_metrics(self, handle: JobHandle) -> list[dict[str, float]]:

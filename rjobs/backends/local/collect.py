@@ -1,6 +1,8 @@
 """Bringing a finished local job's ./outputs and log into its cell folder without trusting what R left there.
 
-Regular files are moved. A symlink whose target lies inside the job's folder (R's working directory, the per-cell
+Regular files are hard-linked (copied across file systems), never moved: the job's folder stays whole until the
+caller has saved the record that says the outputs are collected, so a collection cut short by a signal is simply done
+again from the start. A symlink whose target lies inside the job's folder (R's working directory, the per-cell
 code copy) is kept as a copy of that file, so `outputs/latest.rds -> model.rds` still works; a symlink pointing
 outside it (/etc/passwd, /proc/self/environ, a secret elsewhere) and every FIFO, device or socket is skipped with a
 warning, never read.
@@ -8,6 +10,7 @@ warning, never read.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
@@ -18,8 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def collect_outputs(job_name: str, source: Path, boundary: Path, target: Path) -> int:
-    """Move source's regular files into target (emptied first), copy in-boundary symlinks' targets, skip the rest
-    with a warning; the number of files collected."""
+    """Link source's regular files into target (emptied first), copy in-boundary symlinks' targets, skip the rest
+    with a warning; the number of files collected. Source is left as it was."""
     if target.exists() or target.is_symlink():
         clear(target)
     target.mkdir(parents=True)
@@ -29,15 +32,13 @@ def collect_outputs(job_name: str, source: Path, boundary: Path, target: Path) -
     if not source.is_dir():
         return 0
     listing = list_files(source, boundary=boundary)
-    linked = [(name, path) for name, path in listing.files if path != source / name]
-    direct = [(name, path) for name, path in listing.files if path == source / name]
     collected = 0
-    for name, path in linked + direct:  # copies first: a link may point at a file that is moved
+    for name, path in listing.files:
         destination = target / name
         destination.parent.mkdir(parents=True, exist_ok=True)
         try:
             if path == source / name:
-                os.replace(path, destination)
+                link_or_copy(path, destination)
             else:
                 copy_regular(path, destination)
         except OSError as exc:
@@ -46,6 +47,16 @@ def collect_outputs(job_name: str, source: Path, boundary: Path, target: Path) -
         collected += 1
     listing.warn(f"job {job_name} outputs")
     return collected
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link costs what a move costs and keeps the source; a copy where the file system refuses the link."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
+        copy_regular(source, target)
 
 
 def copy_log(job_name: str, source: Path, target: Path) -> Path | None:
