@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,17 @@ DEMO_DIRS = ("r_src", "data", "docker-context")
 # too-slow health check, which fail on a loaded machine (a test that sets its own suppress list adds too_slow).
 settings.register_profile("loaded-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("loaded-machine")
+
+
+@pytest.fixture(autouse=True)
+def no_prefect_events_worker_under_hypothesis(request: pytest.FixtureRequest) -> None:
+    """Prefect's events worker outlives the flow test that started it and pings its websocket with the global
+    `random`: stopped before each property test, or Hypothesis warns that its strategies use `random` (seen under
+    load, when a ping fell inside a long test). The next flow starts a new one."""
+    worker = sys.modules.get("prefect.events.worker")
+    if worker is not None and getattr(request.function, "is_hypothesis_test", False):
+        worker.EventsWorker.drain_all(timeout=60)
+
 
 TIER_FIXTURES = {"prefect_server": "prefect_server", "azurite": "azurite", "fake_workspace": "azure_fake"}
 SLOW_TIERS = ("r", "azurite", "prefect_server")
