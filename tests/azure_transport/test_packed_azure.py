@@ -5,9 +5,11 @@ to its blobs while the job runs, and the orchestrator mirrors progress and finis
 from __future__ import annotations
 
 import csv
+import json
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -214,3 +216,61 @@ def test_cells_of_a_packed_azure_sweep_are_logged_as_runs_of_their_own_under_the
     assert sorted(run.data.metrics["score"] for run in children) == [0.1, 0.2]
     assert launched in runs and PARENT_TAG not in runs[launched].data.tags  # the pack's own job run, left as it is
     assert set(runs) == {result.parent_run_id, launched, *(run.info.run_id for run in children)}
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_train_command_runs_a_packed_azure_sweep_end_to_end(
+    transport: FakeAzureMLTransport, workspace: FakeMLClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m flows.train --backend azureml --pack 1`: the CLI, the flow and its tasks over the real MLClient
+    and the fake service. Three cells and a retry are one job, the outputs are those of the items, and the re-run
+    submits nothing. Flow-run heartbeats are off, as with the CLI's own temporary server (their thread sleeps real
+    seconds); the service's clock moves 15 s per poll."""
+    from flows.temporary_server import without_heartbeats
+    from flows.train import main as train_main
+    from rjobs.backends.azureml import backend as azure_backend
+    from rjobs.backends.azureml import workspace as azure_workspace
+    from rjobs.backends.azureml.workspace import SDK_RETRY
+    from rjobs.testing.fake_azureml.transport import fake_ml_client
+
+    backend_class = azure_backend.AzureMLBackend
+
+    def make_ml_client(*_args: object, **_kwargs: object) -> object:
+        return fake_ml_client(transport, show_progress=False, **SDK_RETRY)
+
+    def backend_over_transport(*args: Any, **kwargs: Any) -> Any:
+        """The backend the flow builds, its storage clients sent through the transport too."""
+        return backend_class(*args, storage_options={"transport": transport, **SDK_RETRY}, **kwargs)
+
+    monkeypatch.setattr(azure_workspace, "make_ml_client", make_ml_client)
+    monkeypatch.setattr(azure_backend, "AzureMLBackend", backend_over_transport)
+    workspace.advance_per_call = 15.0
+    cells: list[dict[str, object]] = [
+        {"seed": 1, "mode": "ok"},
+        {"seed": 2, "mode": "flaky"},
+        {"seed": 3, "mode": "ok"},
+    ]
+    job = project(tmp_path / "project", cells)
+    results = tmp_path / "results"
+    argv = ["--job", str(job), "--backend", "azureml", "--results", str(results), "--run-name", "e2e"]
+    argv += ["--pack", "1", "--pack-processes", "2", "--retries", "1", "--poll-interval", "0.05", "--no-mlflow"]
+
+    with without_heartbeats():
+        assert train_main(argv) == 0
+    created = [r.url.split("?")[0].rsplit("/", 1)[-1] for r in transport.records if r.route == "jobs.create_or_update"]
+    assert [name.split("-")[:2] for name in created] == [["rjobs", "envcheck"], ["e2e", "pack"]]  # smoke job, pack
+    with (results / "e2e" / "summary.csv").open(newline="") as handle:
+        attempts = {row["param.mode"] + row["param.seed"]: row["attempt"] for row in csv.DictReader(handle)}
+    assert attempts == {"ok1": "1", "flaky2": "2", "ok3": "1"}  # the retry ran inside the pack
+    rows = summary_rows(results / "e2e")
+    assert sorted(row[0] for row in rows.values()) == ["Completed"] * 3
+    for cell in rows:
+        outputs = results / "e2e" / cell / "outputs"
+        assert (outputs / "data_copy.txt").read_text() == "a\nb\n"
+        assert json.loads((outputs / "metrics.json").read_text())["seed"] in (1, 2, 3)
+
+    before = len(transport.records)
+    with without_heartbeats():
+        assert train_main(argv) == 0
+    assert [r for r in transport.records[before:] if r.route == "jobs.create_or_update"] == []
+    assert json.loads((results / "e2e" / "run.json").read_text())["reused"] == 3
