@@ -79,14 +79,19 @@ def test_not_started_when_prefect_is_already_imported(monkeypatch: pytest.Monkey
     assert TemporaryServer.start_unless_configured() is None
 
 
+def server_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, script: str) -> TemporaryServer:
+    """A TemporaryServer whose server process is `python -c script`, with PREFECT_HOME (and so its log) in tmp_path."""
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(temporary_server, "uvicorn_command", lambda port: [sys.executable, "-c", script])
+    return TemporaryServer()
+
+
 def test_a_server_that_exits_is_one_clear_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """Its output goes to a log in PREFECT_HOME, never to the user's terminal; the error names it and its last line."""
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
     crash = "import sys; sys.stderr.write('Traceback: the port is taken\\n'); raise SystemExit(3)"
-    monkeypatch.setattr(temporary_server, "uvicorn_command", lambda port: [sys.executable, "-c", crash])
-    server = TemporaryServer()
+    server = server_running(monkeypatch, tmp_path, crash)
     with pytest.raises(
         RuntimeError, match=r"did not answer within 60 s \(exit code 3;.*the port is taken\).*PREFECT_API_URL"
     ):
@@ -102,10 +107,8 @@ def test_a_server_that_stops_leaves_no_log_and_said_nothing_on_the_terminal(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """A server shutting down under load printed asyncio tracebacks into the terminal after Ctrl-C."""
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
     noisy = "import sys, time; sys.stderr.write('Traceback: CancelledError\\n'); sys.stderr.flush(); time.sleep(60)"
-    monkeypatch.setattr(temporary_server, "uvicorn_command", lambda port: [sys.executable, "-c", noisy])
-    server = TemporaryServer()
+    server = server_running(monkeypatch, tmp_path, noisy)
     deadline = time.monotonic() + 60
     while "CancelledError" not in server.log_path.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
