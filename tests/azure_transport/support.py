@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,13 +59,14 @@ def transport_sweep(
     workers: int = 4,
     retries: int = 1,
     backend_options: Mapping[str, Any] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> tuple[Sweep, Phases]:
     """Prepare (setup requests), then run every cell on `workers` threads and finish; the engine's monitor polls
-    every 15 fake seconds."""
+    every 15 fake seconds, sleeping with `sleep` (default: the fake clock's)."""
     spec, cells = load_sweep(job)
     backend = transport_backend(transport, job, **dict(backend_options or {}))
     clock = transport.clock
-    monitor = JobMonitor(backend, interval=15.0, clock=clock, sleep=clock.sleep, rng=random.Random(0))
+    monitor = JobMonitor(backend, interval=15.0, clock=clock, sleep=sleep or clock.sleep, rng=random.Random(0))
     sweep = Sweep(spec, cells, backend, RunLedger(results, run), SweepSettings(run=run, retries=retries), monitor)
     sweep.prepare()
     setup = len(transport.records)
